@@ -1,0 +1,81 @@
+# edu-rust: a Rust PCI driver for QEMU's edu device, its VFIO twin, and their tests.
+#
+#   make run     set up everything, boot the guest, load the driver and show it working
+#   make test    host tests + every guest scenario; exits non-zero on any failure
+#   make shell   boot the guest to an interactive shell
+#   make driver KDIR=/path/to/kernel/build   build edu.ko for another (Rust-enabled) kernel
+#   make bench   criterion benchmarks (QUICK=1 for a short run)
+#   make clean-cache   delete the kernel/toolchain cache ($(CACHE))
+#
+# Configuration lives in qemu/config.mk; every value there can be overridden here.
+include qemu/config.mk
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+OUT := $(TOP)/target
+KDIR_FILE := $(OUT)/kdir
+INITRD := $(OUT)/initramfs.cpio.gz
+GUEST_TARGET := x86_64-unknown-linux-gnu
+GUEST_TOOLS := $(OUT)/$(GUEST_TARGET)/release/eductl
+STEP = source qemu/lib.sh && step
+
+export QEMU GUEST_TIMEOUT
+
+.PHONY: all run test shell setup kernel driver guest-tools initramfs bench host-test \
+	guest-test clean clean-cache
+
+all: run
+
+setup:
+	@qemu/setup-host.sh $(CACHE) $(LLVM_VERSION)
+
+# Fetches, configures and builds the test kernel (cached), and records its build directory.
+kernel: setup
+	@mkdir -p $(OUT)
+	@src=$$(qemu/fetch-kernel.sh $(CACHE) $(KERNEL_SERIES) '$(KERNEL_VERSION)' $(KERNEL_SUITE)) && \
+	kdir=$$(qemu/build-kernel.sh "$$src" $(CACHE) qemu/kernel.config $(LLVM_VERSION)) && \
+	echo "$$kdir" >$(KDIR_FILE)
+
+# With KDIR on the command line this builds against that tree only (a physical board's kernel).
+ifeq ($(origin KDIR),command line)
+driver:
+	@$(STEP) "build edu.ko against $(KDIR)" $(MAKE) -s -C driver KDIR=$(KDIR)
+else
+driver: kernel
+	@$(STEP) "build edu.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE))
+endif
+
+guest-tools: setup
+	@$(STEP) "build static guest tools" env \
+		CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" \
+		cargo build -q --release --target $(GUEST_TARGET) -p eductl
+
+initramfs: driver guest-tools
+	@$(STEP) "build initramfs" qemu/initramfs.sh $(INITRD) driver/edu.ko -- $(GUEST_TOOLS)
+
+GUEST_ENV = KERNEL=$$(cat $(KDIR_FILE))/arch/x86/boot/bzImage INITRD=$(INITRD)
+
+run: initramfs
+	@$(GUEST_ENV) tests/run.sh --show --no-host demo
+
+test: initramfs
+	@$(GUEST_ENV) tests/run.sh
+
+host-test:
+	@tests/run.sh
+
+guest-test: initramfs
+	@$(GUEST_ENV) tests/run.sh --no-host $(SCENARIOS)
+
+shell: initramfs
+	@qemu/boot.sh $$(cat $(KDIR_FILE))/arch/x86/boot/bzImage $(INITRD) shell -device edu -device edu
+
+bench:
+	@QUICK=$(QUICK) benches/run.sh
+
+clean:
+	rm -rf $(OUT)
+	-$(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE) 2>/dev/null || echo /nonexistent) clean
+
+clean-cache:
+	rm -rf $(CACHE)

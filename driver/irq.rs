@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Interrupt vectors and the interrupt handler registration.
+//!
+//! The kernel crate's `IrqVectorRegistration` lends its vectors only to borrowers of itself, so
+//! it cannot sit beside the handler it feeds in one driver struct. These two small types keep the
+//! same guarantees with owned values: the handler registration holds a strong reference to the
+//! device state it runs on, and the driver struct drops the handler before the vectors.
+
+use crate::device::EduDevice;
+use core::ptr::from_ref;
+use kernel::{
+    bindings,
+    device::Bound,
+    pci,
+    prelude::*,
+    sync::Arc, //
+};
+
+/// How the device interrupts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Mode {
+    /// One MSI vector.
+    Msi,
+    /// Legacy INTx, possibly shared with other devices.
+    Intx,
+}
+
+impl Mode {
+    /// Name used in sysfs.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Mode::Msi => "msi",
+            Mode::Intx => "intx",
+        }
+    }
+}
+
+fn raw_pdev(pdev: &pci::Device<Bound>) -> *mut bindings::pci_dev {
+    // CAST: `pci::Device` is a transparent wrapper of `struct pci_dev`.
+    from_ref(pdev).cast_mut().cast()
+}
+
+/// One allocated interrupt vector of a PCI device.
+///
+/// # Invariants
+///
+/// `pdev` has an allocation of interrupt vectors from `pci_alloc_irq_vectors`, of type `mode`,
+/// whose vector 0 is `irq`, until `self` is dropped.
+pub(crate) struct Vectors<'bound> {
+    pdev: &'bound pci::Device<Bound>,
+    irq: u32,
+    mode: Mode,
+}
+
+impl<'bound> Vectors<'bound> {
+    /// Allocates one vector, trying the modes in `modes` in order.
+    pub(crate) fn alloc(pdev: &'bound pci::Device<Bound>, modes: &[Mode]) -> Result<Self> {
+        let mut err = EINVAL;
+        for &mode in modes {
+            let flags = match mode {
+                Mode::Msi => bindings::PCI_IRQ_MSI,
+                Mode::Intx => bindings::PCI_IRQ_INTX,
+            };
+            // SAFETY: `pdev` is a bound PCI device.
+            let ret = unsafe { bindings::pci_alloc_irq_vectors(raw_pdev(pdev), 1, 1, flags) };
+            if ret < 0 {
+                err = Error::from_errno(ret);
+                continue;
+            }
+            // SAFETY: Vector 0 was just allocated.
+            let irq = unsafe { bindings::pci_irq_vector(raw_pdev(pdev), 0) };
+            if irq < 0 {
+                // SAFETY: The vectors were just allocated.
+                unsafe { bindings::pci_free_irq_vectors(raw_pdev(pdev)) };
+                return Err(Error::from_errno(irq));
+            }
+            // INVARIANT: The vectors were allocated with `flags`, vector 0 is `irq`.
+            return Ok(Self {
+                pdev,
+                irq: irq as u32,
+                mode,
+            });
+        }
+        Err(err)
+    }
+
+    /// The interrupt type that was allocated.
+    pub(crate) fn mode(&self) -> Mode {
+        self.mode
+    }
+}
+
+impl Drop for Vectors<'_> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant, `pdev` has allocated vectors.
+        unsafe { bindings::pci_free_irq_vectors(raw_pdev(self.pdev)) };
+    }
+}
+
+/// A requested interrupt line whose handler is [`EduDevice::handle_irq`].
+///
+/// # Invariants
+///
+/// `cookie` comes from `Arc::into_raw` and is the `dev_id` of a handler registered on `irq`;
+/// both are released only in `drop`, handler first.
+pub(crate) struct Handler<'bound> {
+    irq: u32,
+    cookie: *const EduDevice,
+    _vectors: core::marker::PhantomData<&'bound ()>,
+}
+
+// SAFETY: The registration can be released from any thread; the cookie is an `Arc`.
+unsafe impl Send for Handler<'_> {}
+// SAFETY: `Handler` offers no method through `&self`.
+unsafe impl Sync for Handler<'_> {}
+
+impl<'bound> Handler<'bound> {
+    /// Requests vector 0 of `vectors` for `dev`. The handler may run before this returns (a
+    /// shared INTx line, or `CONFIG_DEBUG_SHIRQ`), so `dev` must be complete already.
+    pub(crate) fn request(
+        vectors: &Vectors<'bound>,
+        dev: Arc<EduDevice>,
+        name: &'static CStr,
+    ) -> Result<Self> {
+        let flags = match vectors.mode {
+            Mode::Intx => bindings::IRQF_SHARED,
+            Mode::Msi => 0,
+        };
+        let cookie = Arc::into_raw(dev);
+        // SAFETY: `handle` matches `irq_handler_t`; `cookie` stays valid until `free_irq` in
+        // `drop` has returned, after which no handler runs.
+        let ret = unsafe {
+            bindings::request_irq(
+                vectors.irq,
+                Some(handle),
+                flags as _,
+                name.as_char_ptr(),
+                cookie.cast_mut().cast(),
+            )
+        };
+        if ret != 0 {
+            // SAFETY: `cookie` came from `Arc::into_raw` above and was not registered.
+            drop(unsafe { Arc::from_raw(cookie) });
+            return Err(Error::from_errno(ret));
+        }
+        // INVARIANT: The handler is registered with `cookie` as `dev_id`.
+        Ok(Self {
+            irq: vectors.irq,
+            cookie,
+            _vectors: core::marker::PhantomData,
+        })
+    }
+}
+
+impl Drop for Handler<'_> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the handler is registered with this cookie. `free_irq`
+        // waits for running handlers, so none runs once it returns.
+        unsafe { bindings::free_irq(self.irq, self.cookie.cast_mut().cast()) };
+        // SAFETY: By the type invariant `cookie` came from `Arc::into_raw`, and no handler can
+        // use it any more.
+        drop(unsafe { Arc::from_raw(self.cookie) });
+    }
+}
+
+/// # Safety
+///
+/// Only called by the IRQ core with the `dev_id` registered in [`Handler::request`].
+unsafe extern "C" fn handle(_irq: c_int, cookie: *mut c_void) -> bindings::irqreturn_t {
+    // SAFETY: `cookie` is the `Arc` pointer of a live registration (type invariant of `Handler`).
+    let dev = unsafe { &*cookie.cast::<EduDevice>() };
+    if dev.handle_irq() {
+        bindings::irqreturn::IRQ_HANDLED
+    } else {
+        bindings::irqreturn::IRQ_NONE
+    }
+}

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The sysfs attributes in the PCI device's directory: `ident`, `irq_mode`, `irq_count`,
+//! `factorial` (documented in `Documentation/ABI/testing/sysfs-driver-edu`).
+//!
+//! The kernel crate has no sysfs abstraction, so this module keeps the few unsafe lines: a static
+//! attribute group, its show/store trampolines, and [`Group`], which adds the group to a device
+//! and removes it on drop. `sysfs_remove_group` waits for running show/store calls, so no call
+//! runs once the group is gone. The callbacks find their device through the registry.
+
+use crate::{
+    device::EduDevice,
+    registry, //
+};
+use core::{
+    fmt::Write,
+    ptr::{
+        addr_of,
+        addr_of_mut, //
+    },
+};
+use kernel::{
+    bindings,
+    device,
+    prelude::*,
+    sync::Arc, //
+};
+
+type Show = fn(&EduDevice, &mut PageWriter<'_>) -> Result;
+type Store = fn(&EduDevice, &str) -> Result;
+
+/// Formats into the page sysfs hands to `show`.
+pub(crate) struct PageWriter<'a> {
+    buf: &'a mut [u8],
+    pos: usize,
+}
+
+impl Write for PageWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.pos.checked_add(s.len()).ok_or(core::fmt::Error)?;
+        self.buf
+            .get_mut(self.pos..end)
+            .ok_or(core::fmt::Error)?
+            .copy_from_slice(s.as_bytes());
+        self.pos = end;
+        Ok(())
+    }
+}
+
+fn show_ident(dev: &EduDevice, w: &mut PageWriter<'_>) -> Result {
+    writeln!(w, "{:#010x}", dev.ident()?).map_err(|_| EINVAL)
+}
+
+fn show_irq_mode(dev: &EduDevice, w: &mut PageWriter<'_>) -> Result {
+    let mode = dev.irq_mode().ok_or(ENODEV)?;
+    writeln!(w, "{}", mode.name()).map_err(|_| EINVAL)
+}
+
+fn show_irq_count(dev: &EduDevice, w: &mut PageWriter<'_>) -> Result {
+    writeln!(w, "{}", dev.irq_count()).map_err(|_| EINVAL)
+}
+
+fn show_factorial(dev: &EduDevice, w: &mut PageWriter<'_>) -> Result {
+    let v = dev.last_factorial().ok_or(ENODATA)?;
+    writeln!(w, "{v}").map_err(|_| EINVAL)
+}
+
+fn store_factorial(dev: &EduDevice, input: &str) -> Result {
+    let n: u32 = input.trim().parse().map_err(|_| EINVAL)?;
+    dev.store_factorial(n)
+}
+
+/// One attribute: its C descriptor and the Rust callbacks behind it.
+#[repr(C)]
+struct Attr {
+    // Must stay first: the trampolines cast the `device_attribute` pointer back to `Attr`.
+    dattr: bindings::device_attribute,
+    show: Show,
+    store: Option<Store>,
+}
+
+const fn attr(name: &'static CStr, show: Show, store: Option<Store>) -> Attr {
+    let mut dattr: bindings::device_attribute = pin_init::zeroed();
+    dattr.attr.name = name.as_ptr().cast();
+    dattr.attr.mode = if store.is_some() { 0o644 } else { 0o444 };
+    dattr.__bindgen_anon_1.show = Some(show_trampoline);
+    if store.is_some() {
+        dattr.__bindgen_anon_2.store = Some(store_trampoline);
+    }
+    Attr { dattr, show, store }
+}
+
+struct Attrs([Attr; 4]);
+struct AttrPtrs([*mut bindings::attribute; 5]);
+struct GroupDesc(bindings::attribute_group);
+
+// SAFETY: The descriptors are never written after initialisation; sysfs only reads them.
+unsafe impl Sync for Attrs {}
+// SAFETY: As above.
+unsafe impl Sync for AttrPtrs {}
+// SAFETY: As above.
+unsafe impl Sync for GroupDesc {}
+
+static ATTRS: Attrs = Attrs([
+    attr(c"ident", show_ident, None),
+    attr(c"irq_mode", show_irq_mode, None),
+    attr(c"irq_count", show_irq_count, None),
+    attr(c"factorial", show_factorial, Some(store_factorial)),
+]);
+
+static ATTR_PTRS: AttrPtrs = AttrPtrs([
+    addr_of!(ATTRS.0[0].dattr.attr).cast_mut(),
+    addr_of!(ATTRS.0[1].dattr.attr).cast_mut(),
+    addr_of!(ATTRS.0[2].dattr.attr).cast_mut(),
+    addr_of!(ATTRS.0[3].dattr.attr).cast_mut(),
+    core::ptr::null_mut(),
+]);
+
+static GROUP: GroupDesc = {
+    let mut group: bindings::attribute_group = pin_init::zeroed();
+    group.__bindgen_anon_2.attrs = addr_of!(ATTR_PTRS.0).cast_mut().cast();
+    GroupDesc(group)
+};
+
+/// Finds the device and the attribute behind a callback.
+///
+/// # Safety
+///
+/// `dev` is a valid device and `attr` one of [`ATTRS`].
+unsafe fn resolve<'a>(
+    dev: *mut bindings::device,
+    attr: *mut bindings::device_attribute,
+) -> Result<(Arc<EduDevice>, &'a Attr)> {
+    // SAFETY: `dev` is valid per the safety requirements.
+    let dev = unsafe { device::Device::from_raw(dev) };
+    // SAFETY: `attr` points to the first field of a `#[repr(C)] Attr` in `ATTRS`.
+    let attr = unsafe { &*attr.cast::<Attr>() };
+    Ok((registry::by_device(dev).ok_or(ENODEV)?, attr))
+}
+
+/// # Safety
+///
+/// Called by sysfs for one of [`ATTRS`] with a `PAGE_SIZE` buffer.
+unsafe extern "C" fn show_trampoline(
+    dev: *mut bindings::device,
+    attr: *mut bindings::device_attribute,
+    buf: *mut c_char,
+) -> isize {
+    // SAFETY: Per the function's safety requirements.
+    let r = unsafe { resolve(dev, attr) }.and_then(|(dev, attr)| {
+        // SAFETY: sysfs passes a writable buffer of `PAGE_SIZE` bytes.
+        let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), kernel::page::PAGE_SIZE) };
+        let mut w = PageWriter { buf, pos: 0 };
+        (attr.show)(&dev, &mut w)?;
+        Ok(w.pos as isize)
+    });
+    r.unwrap_or_else(|e| e.to_errno() as isize)
+}
+
+/// # Safety
+///
+/// Called by sysfs for one of [`ATTRS`] with `count` readable bytes at `buf`.
+unsafe extern "C" fn store_trampoline(
+    dev: *mut bindings::device,
+    attr: *mut bindings::device_attribute,
+    buf: *const c_char,
+    count: usize,
+) -> isize {
+    // SAFETY: Per the function's safety requirements.
+    let r = unsafe { resolve(dev, attr) }.and_then(|(dev, attr)| {
+        // SAFETY: sysfs passes `count` readable bytes.
+        let input = unsafe { core::slice::from_raw_parts(buf.cast::<u8>(), count) };
+        let input = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+        (attr.store.ok_or(EACCES)?)(&dev, input)?;
+        Ok(count as isize)
+    });
+    r.unwrap_or_else(|e| e.to_errno() as isize)
+}
+
+/// The attribute group added to one device.
+///
+/// # Invariants
+///
+/// [`GROUP`] is added to `kobj` until `self` is dropped.
+pub(crate) struct Group<'bound> {
+    kobj: *mut bindings::kobject,
+    _dev: core::marker::PhantomData<&'bound device::Device>,
+}
+
+// SAFETY: The group may be removed from any thread.
+unsafe impl Send for Group<'_> {}
+// SAFETY: `Group` offers no method through `&self`.
+unsafe impl Sync for Group<'_> {}
+
+impl<'bound> Group<'bound> {
+    /// Adds the attributes to `dev`. From this instant they can be read and written.
+    pub(crate) fn add(dev: &'bound device::Device<device::Bound>) -> Result<Self> {
+        // CAST: `device::Device` is a transparent wrapper of `struct device`.
+        let raw = core::ptr::from_ref(dev).cast_mut().cast::<bindings::device>();
+        // SAFETY: `raw` is a valid device.
+        let kobj = unsafe { addr_of_mut!((*raw).kobj) };
+        // SAFETY: `kobj` is valid and `GROUP` is static.
+        kernel::error::to_result(unsafe { bindings::sysfs_create_group(kobj, &GROUP.0) })?;
+        // INVARIANT: The group was added.
+        Ok(Self {
+            kobj,
+            _dev: core::marker::PhantomData,
+        })
+    }
+}
+
+impl Drop for Group<'_> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariant the group is on `kobj`, which lives while bound.
+        unsafe { bindings::sysfs_remove_group(self.kobj, &GROUP.0) };
+    }
+}

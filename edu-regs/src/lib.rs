@@ -1,0 +1,11 @@
+//! Register map and user API of QEMU's `edu` PCI device (1234:11e8).
+//!
+//! The two modules are plain `core`-only files so that the out-of-tree kernel driver can include
+//! them verbatim (`#[path = ...] mod regs;`); this crate is how userspace (the VFIO rig, the guest
+//! tools, the tests) uses the very same definitions.
+#![no_std]
+
+#[path = "regs.rs"]
+pub mod regs;
+#[path = "uapi.rs"]
+pub mod uapi;

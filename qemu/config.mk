@@ -1,0 +1,17 @@
+# Configuration of the test kernel and the guest. Every value can be overridden on the make
+# command line, e.g. `make run KERNEL_VERSION=7.3.5-1~bpo13+1 QEMU=/opt/qemu/bin/qemu-system-x86_64`.
+
+# The Debian linux-source package the test kernel is built from: the one place it is pinned.
+KERNEL_SERIES ?= 7.3
+KERNEL_VERSION ?= 7.3.4-1~bpo13+1
+# Suite that carries it, fetched through a private apt configuration.
+KERNEL_SUITE ?= trixie-backports
+
+# Cache outside the repository: toolchain, kernel source and kernel builds.
+CACHE ?= $(HOME)/.cache/edu-rust
+
+QEMU ?= qemu-system-x86_64
+# Seconds a guest may run before the harness kills it and fails the run.
+GUEST_TIMEOUT ?= 600
+# LLVM suffix of the clang/libclang used for bindgen.
+LLVM_VERSION ?= 19

@@ -1,0 +1,119 @@
+# Guest test library, sourced by every scenario. Each check prints one line, "PASS: name" or
+# "FAIL: name (why)"; the host harness counts them from the serial log. Checks never stop the
+# scenario: later checks still run and report.
+
+EDU_KO=/lib/modules/edu.ko
+
+pass() { echo "PASS: $1"; }
+fail() { echo "FAIL: $1${2:+ ($2)}"; }
+
+# check NAME CMD...: CMD must exit 0.
+check() {
+	name=$1
+	shift
+	if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$(echo "$out" | tail -n 1)"; fi
+}
+
+# check_eq NAME EXPECTED CMD...: CMD must exit 0 and print exactly EXPECTED.
+check_eq() {
+	name=$1 want=$2
+	shift 2
+	if out=$("$@" 2>&1) && [ "$out" = "$want" ]; then
+		pass "$name"
+	else
+		fail "$name" "want '$want', got '$(echo "$out" | tail -n 1)'"
+	fi
+}
+
+# check_err NAME ERRNO CMD...: CMD must fail with ERRNO (as eductl or check_write spell it).
+check_err() {
+	name=$1 want=$2
+	shift 2
+	if out=$("$@" 2>&1); then
+		fail "$name" "succeeded, want $want: $out"
+	elif echo "$out" | grep -q "error: $want\b"; then
+		pass "$name"
+	else
+		fail "$name" "want $want, got '$(echo "$out" | tail -n 1)'"
+	fi
+}
+
+# errno_of_write FILE VALUE: writes VALUE to FILE; prints "error: ENAME" on failure.
+write_file() {
+	if ! msg=$( (printf '%s' "$2" >"$1") 2>&1); then
+		echo "error: $(errname "$msg")"
+		return 1
+	fi
+}
+
+# errname MESSAGE: maps a strerror text (as busybox prints it) to the errno name.
+errname() {
+	case $1 in
+	*"Value too large"*) echo EOVERFLOW ;;
+	*"Invalid argument"*) echo EINVAL ;;
+	*"No such device"*) echo ENODEV ;;
+	*"Out of memory"* | *"Cannot allocate memory"*) echo ENOMEM ;;
+	*"No data available"*) echo ENODATA ;;
+	*"Permission denied"*) echo EACCES ;;
+	*"Resource busy"* | *"Device or resource busy"*) echo EBUSY ;;
+	*"Timer expired"* | *"timed out"*) echo ETIMEDOUT ;;
+	*"No such file"*) echo ENOENT ;;
+	*) echo "EOTHER[$1]" ;;
+	esac
+}
+
+# load [PARAMS...]: insmod the driver; prints "error: ENAME" on failure.
+load() {
+	if ! msg=$(insmod "$EDU_KO" "$@" 2>&1); then
+		echo "error: $(errname "$msg")"
+		return 1
+	fi
+}
+
+unload() {
+	if ! msg=$(rmmod edu 2>&1); then
+		echo "error: $(errname "$msg")"
+		return 1
+	fi
+}
+
+# edu_bdfs: the PCI addresses of every edu device, one per line.
+edu_bdfs() {
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor")" = 0x1234 ] && [ "$(cat "$d/device")" = 0x11e8 ] && basename "$d"
+	done
+}
+
+# wait_for PATH [SECONDS]: waits for PATH to exist.
+wait_for() {
+	i=0
+	while [ ! -e "$1" ] && [ $i -lt $((${2:-5} * 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -e "$1" ]
+}
+
+# kmemleak_check NAME: fails NAME if kmemleak finds anything (waits out its minimum object age).
+kmemleak_check() {
+	if [ ! -w /sys/kernel/debug/kmemleak ]; then
+		fail "$1" "kmemleak not available"
+		return
+	fi
+	sleep 6
+	echo scan >/sys/kernel/debug/kmemleak
+	echo scan >/sys/kernel/debug/kmemleak
+	leaks=$(cat /sys/kernel/debug/kmemleak)
+	if [ -z "$leaks" ]; then
+		pass "$1"
+	else
+		echo "$leaks"
+		fail "$1" "kmemleak reports leaks"
+	fi
+}
+
+# kmemleak_reset: forgets objects reported so far (boot-time noise).
+kmemleak_reset() {
+	[ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
+	return 0
+}

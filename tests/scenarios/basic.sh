@@ -1,0 +1,20 @@
+# The foundation: the driver binds edu, checks it, computes a factorial, and unloads cleanly.
+# qemu: -device edu
+. /tests/lib.sh
+kmemleak_reset
+check_eq "modinfo alias" "alias:          pci:v00001234d000011E8sv*sd*bc*sc*i*" \
+	sh -c "modinfo $EDU_KO | grep '^alias'"
+check "insmod edu" load
+check "/dev/edu0 exists" test -c /dev/edu0
+bdf=$(edu_bdfs | head -n 1)
+check_eq "bound to edu driver" edu basename "$(readlink /sys/bus/pci/devices/$bdf/driver)"
+check_eq "ioctl IDENT" 0x010000ed eductl /dev/edu0 ident
+check_eq "ioctl FACTORIAL 5" 120 eductl /dev/edu0 factorial 5
+check_eq "ioctl FACTORIAL 12" 479001600 eductl /dev/edu0 factorial 12
+check "unbind" sh -c "echo $bdf > /sys/bus/pci/drivers/edu/unbind"
+check "no /dev/edu0 after unbind" test ! -e /dev/edu0
+check "rebind" sh -c "echo $bdf > /sys/bus/pci/drivers/edu/bind"
+check_eq "ioctl IDENT after rebind" 0x010000ed eductl /dev/edu0 ident
+check "rmmod edu" unload
+check "device disabled after rmmod" test "$(cat /sys/bus/pci/devices/$bdf/enable)" = 0
+kmemleak_check "kmemleak clean"
