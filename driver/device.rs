@@ -139,7 +139,8 @@ impl EduDevice {
     /// gets its buffer leaked rather than freed under it.
     pub(crate) fn detach_dma(&self) {
         let mut cmd = self.cmd.lock();
-        let busy = self.wait_dma_idle().is_err();
+        // Only a device that still answers and stays busy may still write the buffer.
+        let busy = self.wait_dma_idle() == Err(ETIMEDOUT);
         if let Some(buf) = cmd.dma.take() {
             if busy {
                 dev_err!(self.pdev, "DMA engine does not stop; leaking its buffer\n");
@@ -342,11 +343,17 @@ impl EduDevice {
     }
 
     /// Polls register `reg` until `busy` clears, sleeping between reads, up to the timeout.
+    ///
+    /// Works after [`Self::revoke`] too, for teardown; `ENODEV` if the BAR is gone or the device
+    /// reads all-ones.
     fn wait_idle(&self, reg: usize, busy: u32) -> Result {
         let mut waited = 0;
         loop {
-            let v = self.with_bar(|b| b.try_read32(reg))??;
-            if self.check_value(v)? & busy == 0 {
+            let v = self.bar_access(|b| b.try_read32(reg)).ok_or(ENODEV)??;
+            if v == regs::ALL_ONES {
+                return Err(ENODEV);
+            }
+            if v & busy == 0 {
                 return Ok(());
             }
             if waited >= self.timeout_ms {

@@ -92,6 +92,10 @@ unsafe extern "C" fn release(_inode: *mut bindings::inode, file: *mut bindings::
 ///
 /// Called by the VFS with a file opened by [`open`].
 unsafe extern "C" fn llseek(file: *mut bindings::file, offset: i64, whence: c_int) -> i64 {
+    // SAFETY: Per the function's safety requirements.
+    if unsafe { device(file) }.is_gone() {
+        return ENODEV.to_errno().into();
+    }
     // `fixed_size_llseek` fails with `EINVAL` outside [0, size].
     // SAFETY: `file` is valid.
     unsafe { bindings::fixed_size_llseek(file, offset, whence, regs::DMA_BUF_SIZE as i64) }

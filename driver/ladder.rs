@@ -43,14 +43,21 @@ impl<'a> Ladder<'a> {
             match self.dev {
                 Some(dev) => dev_err!(
                     dev,
-                    "{} step {} ({}) failed{}: {:?}\n",
+                    "{} step {} ({}) failed{}: error {}\n",
                     self.name,
                     k,
                     what,
                     why,
-                    e
+                    e.to_errno()
                 ),
-                None => pr_err!("{} step {} ({}) failed{}: {:?}\n", self.name, k, what, why, e),
+                None => pr_err!(
+                    "{} step {} ({}) failed{}: error {}\n",
+                    self.name,
+                    k,
+                    what,
+                    why,
+                    e.to_errno()
+                ),
             }
         }
         r

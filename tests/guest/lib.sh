@@ -38,13 +38,11 @@ check_err() {
 	fi
 }
 
-# errno_of_write FILE VALUE: writes VALUE to FILE; prints "error: ENAME" on failure.
-write_file() {
-	if ! msg=$( (printf '%s' "$2" >"$1") 2>&1); then
-		echo "error: $(errname "$msg")"
-		return 1
-	fi
-}
+# read_file FILE: prints FILE; prints "error: ENAME" on failure.
+read_file() { eductl "$1" read; }
+
+# write_file FILE VALUE: writes VALUE to FILE in one write(2); prints "error: ENAME" on failure.
+write_file() { eductl "$1" write "$2"; }
 
 # errname MESSAGE: maps a strerror text (as busybox prints it) to the errno name.
 errname() {
@@ -56,6 +54,7 @@ errname() {
 	*"No data available"*) echo ENODATA ;;
 	*"Permission denied"*) echo EACCES ;;
 	*"Resource busy"* | *"Device or resource busy"*) echo EBUSY ;;
+	*"Resource temporarily unavailable"*) echo EAGAIN ;;
 	*"Timer expired"* | *"timed out"*) echo ETIMEDOUT ;;
 	*"No such file"*) echo ENOENT ;;
 	*) echo "EOTHER[$1]" ;;
@@ -116,4 +115,26 @@ kmemleak_check() {
 kmemleak_reset() {
 	[ -w /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
 	return 0
+}
+
+# assert_clean LABEL: nothing of the driver is left on any edu device.
+assert_clean() {
+	check "$1: no /dev/edu*" sh -c "! ls /dev/edu* 2>/dev/null"
+	check "$1: no edu line in /proc/interrupts" sh -c "! grep -q ' edu\$' /proc/interrupts"
+	check "$1: no edu region in /proc/iomem" sh -c "! grep -q ': edu\$' /proc/iomem"
+	for b in $(edu_bdfs); do
+		check "$1: $b has no sysfs attributes" test ! -e /sys/bus/pci/devices/$b/ident
+		check "$1: $b is unbound" test ! -e /sys/bus/pci/devices/$b/driver
+		check "$1: $b is disabled" test "$(cat /sys/bus/pci/devices/$b/enable)" = 0
+	done
+}
+
+# assert_works LABEL: a plain load gives working devices, and unloads.
+assert_works() {
+	check "$1: plain load" load
+	for d in $(ls /dev/edu* 2>/dev/null); do
+		check_eq "$1: $d factorial" 720 eductl $d factorial 6
+	done
+	check_eq "$1: every device bound" "$(edu_bdfs | wc -l)" sh -c "ls /dev/edu* | wc -l"
+	check "$1: rmmod" unload
 }

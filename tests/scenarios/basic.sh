@@ -3,7 +3,7 @@
 . /tests/lib.sh
 kmemleak_reset
 check_eq "modinfo alias" "alias:          pci:v00001234d000011E8sv*sd*bc*sc*i*" \
-	sh -c "modinfo $EDU_KO | grep '^alias'"
+	sh -c "modinfo edu | grep '^alias'"
 check "insmod edu" load
 check "/dev/edu0 exists" test -c /dev/edu0
 bdf=$(edu_bdfs | head -n 1)

@@ -2,7 +2,7 @@
 # qemu: -device edu
 . /tests/lib.sh
 echo "--- loading edu.ko"
-modinfo "$EDU_KO" | grep -E '^(alias|parm)'
+modinfo edu | grep -E '^(alias|parm)'
 check "insmod edu" load
 dmesg | grep -E 'edu' | tail -n 5
 bdf=$(edu_bdfs | head -n 1)

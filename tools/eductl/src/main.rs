@@ -11,18 +11,30 @@
 //! eductl DEV ioctl NR                   issue raw ioctl number NR (decimal or 0x hex) with a valid pointer
 //! eductl DEV badptr ident|factorial|raise  issue the ioctl with an invalid user pointer
 //! eductl DEV pwrite OFF HEXBYTES|@FILE  write bytes at OFF, print the count written
-//! eductl DEV pread OFF LEN              read LEN bytes at OFF, print them as hex
-//! eductl DEV seek OFF set|cur|end       lseek, print the new offset
-//! eductl DEV hold                       open, print "open", then block until killed
-//! eductl DEV hammer SECONDS             loop ident/liveness/factorial/raise, print counts
+//! eductl DEV pread OFF LEN [@FILE]     read LEN bytes at OFF, print them as hex (or save them)
+//! eductl DEV seek OFF set|cur|end [neg] lseek (to -OFF with neg), print the new offset
+//! eductl DEV loop-read SECONDS          DMA-read the whole buffer until an error or the time is up
+//! eductl DEV hammer SECONDS [SYSFS_DIR] ioctls (and sysfs reads) in a loop, reopening DEV after
+//!                                       errors, until the time is up or SIGTERM; prints the counts
+//! eductl FILE write VALUE               write VALUE to a (sysfs) file in one write(2)
+//! eductl FILE read                      print a (sysfs) file
+//! eductl BDF cycle COUNT                unbind and rebind BDF from the edu driver COUNT times,
+//!                                       print the median and max of each
 //! ```
+//!
+//! DEV is a path such as `/dev/edu0`, or `fd:N` for a descriptor inherited from the shell
+//! (`exec 3<>/dev/edu0; eductl fd:3 ident`).
 
 use edu_regs::uapi;
 use std::{
     fs::{File, OpenOptions},
     io::{self, Write},
-    os::{fd::AsRawFd, unix::fs::FileExt},
+    os::{
+        fd::{AsRawFd, FromRawFd},
+        unix::fs::FileExt,
+    },
     process::ExitCode,
+    sync::atomic::{AtomicBool, Ordering},
     time::{Duration, Instant},
 };
 
@@ -115,12 +127,131 @@ fn unhex(s: &str) -> Result<Vec<u8>, Failure> {
         .collect()
 }
 
+/// Opens DEV: a path, or `fd:N` for an inherited descriptor.
+fn open_dev(dev: &str) -> io::Result<File> {
+    match dev.strip_prefix("fd:") {
+        Some(n) => {
+            let fd: i32 = n
+                .parse()
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "bad fd"))?;
+            // SAFETY: `fd` is inherited from the parent for this process's use; fcntl checks it.
+            if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: The descriptor is open (checked above) and owned by this process from now.
+            Ok(unsafe { File::from_raw_fd(fd) })
+        }
+        None => OpenOptions::new().read(true).write(true).open(dev),
+    }
+}
+
+/// Writes `value` to a sysfs file.
+fn sysfs_write(path: &str, value: &str) -> io::Result<()> {
+    std::fs::write(path, value)
+}
+
+/// Median and maximum of `v`, in milliseconds.
+fn median_max(v: &mut [Duration]) -> (f64, f64) {
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    (ms(v[v.len() / 2]), ms(v[v.len() - 1]))
+}
+
+/// Unbinds and rebinds `bdf` `count` times, timing each half.
+fn cycle(bdf: &str, count: usize) -> Result<(), Failure> {
+    let drv = "/sys/bus/pci/drivers/edu";
+    let (mut unbind, mut bind) = (Vec::new(), Vec::new());
+    for _ in 0..count.max(1) {
+        let t = Instant::now();
+        sysfs_write(&format!("{drv}/unbind"), bdf)?;
+        unbind.push(t.elapsed());
+        let t = Instant::now();
+        sysfs_write(&format!("{drv}/bind"), bdf)?;
+        bind.push(t.elapsed());
+    }
+    let total: Vec<Duration> = unbind.iter().zip(&bind).map(|(a, b)| *a + *b).collect();
+    let (um, ux) = median_max(&mut unbind);
+    let (bm, bx) = median_max(&mut bind);
+    let (tm, tx) = median_max(&mut total.clone());
+    println!(
+        "cycles={count} cycle_median_ms={tm:.2} cycle_max_ms={tx:.2} unbind_median_ms={um:.2} \
+         unbind_max_ms={ux:.2} bind_median_ms={bm:.2} bind_max_ms={bx:.2}"
+    );
+    Ok(())
+}
+
+/// Set by SIGTERM/SIGINT: long-running commands stop and report.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop(_sig: libc::c_int) {
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// Makes SIGTERM and SIGINT set [`STOP`] instead of killing the process.
+fn catch_stop() {
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: `on_stop` is async-signal-safe (one atomic store).
+        unsafe { libc::signal(sig, on_stop as *const () as libc::sighandler_t) };
+    }
+}
+
+/// Issues ioctls (and reads `sysfs` files) on `dev` for `secs` seconds, reopening it whenever a
+/// call fails, which is what a user sees while the device is unbound and rebound.
+fn hammer(dev: &str, secs: u64, sysfs: Option<&str>) -> Result<(), Failure> {
+    let end = Instant::now() + Duration::from_secs(secs);
+    let (mut ok, mut failed, mut reopened) = (0u64, 0u64, 0u64);
+    catch_stop();
+    let mut file = open_dev(dev).ok();
+    let mut i = 0u32;
+    while Instant::now() < end && !STOP.load(Ordering::Relaxed) {
+        i = i.wrapping_add(1);
+        if let Some(dir) = sysfs {
+            let attr = ["ident", "irq_mode", "irq_count", "factorial"][(i % 4) as usize];
+            match std::fs::read_to_string(format!("{dir}/{attr}")) {
+                Ok(_) => ok += 1,
+                Err(_) => failed += 1,
+            }
+        }
+        let Some(f) = &file else {
+            std::thread::sleep(Duration::from_millis(1));
+            file = open_dev(dev).ok();
+            reopened += 1;
+            continue;
+        };
+        let (nr, mut v) = [
+            (uapi::EDU_IOC_IDENT, 0),
+            (uapi::EDU_IOC_LIVENESS, i),
+            (uapi::EDU_IOC_FACTORIAL, i % 13),
+            (uapi::EDU_IOC_RAISE, 0x1000),
+        ][(i % 4) as usize];
+        match ioctl_u32(f, nr, &mut v) {
+            Ok(()) => ok += 1,
+            Err(_) => {
+                failed += 1;
+                file = None;
+            }
+        }
+    }
+    println!("hammer ok={ok} failed={failed} reopened={reopened}");
+    Ok(())
+}
+
 fn run(args: &[String]) -> Result<(), Failure> {
     let [dev, cmd, rest @ ..] = args else {
         return Err(usage("usage: eductl DEV COMMAND [ARGS] (see the source's docs)"));
     };
-    let file = OpenOptions::new().read(true).write(true).open(dev)?;
     let arg = |i: usize| rest.get(i).map(String::as_str).ok_or_else(|| usage("missing argument"));
+    match cmd.as_str() {
+        "cycle" => return cycle(dev, parse_u64(arg(0)?)? as usize),
+        "write" => return Ok(sysfs_write(dev, arg(0)?)?),
+        "read" => {
+            print!("{}", std::fs::read_to_string(dev)?);
+            return Ok(());
+        }
+        "hammer" => return hammer(dev, parse_u64(arg(0)?)?, rest.get(1).map(String::as_str)),
+        _ => {}
+    }
+    let file = open_dev(dev)?;
     let out = io::stdout();
     let mut out = out.lock();
     match cmd.as_str() {
@@ -170,7 +301,10 @@ fn run(args: &[String]) -> Result<(), Failure> {
             let off = parse_u64(arg(0)?)?;
             let mut buf = vec![0; parse_u64(arg(1)?)? as usize];
             let n = file.read_at(&mut buf, off)?;
-            writeln!(out, "{}", hex(&buf[..n]))?;
+            match rest.get(2).and_then(|a| a.strip_prefix('@')) {
+                Some(path) => std::fs::write(path, &buf[..n])?,
+                None => writeln!(out, "{}", hex(&buf[..n]))?,
+            }
         }
         "seek" => {
             let off = parse_u64(arg(0)?)? as i64;
@@ -195,29 +329,18 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
-        "hammer" => {
-            let secs = parse_u64(arg(0)?)?;
-            let end = Instant::now() + Duration::from_secs(secs);
-            let (mut ok, mut failed) = (0u64, 0u64);
-            let mut i = 0u32;
+        "loop-read" => {
+            let end = Instant::now() + Duration::from_secs(parse_u64(arg(0)?)?);
+            let mut buf = vec![0; edu_regs::regs::DMA_BUF_SIZE];
+            let mut reads = 0u64;
             while Instant::now() < end {
-                let mut v = i % 13;
-                let nr = [
-                    uapi::EDU_IOC_IDENT,
-                    uapi::EDU_IOC_LIVENESS,
-                    uapi::EDU_IOC_FACTORIAL,
-                    uapi::EDU_IOC_RAISE,
-                ][(i % 4) as usize];
-                if nr == uapi::EDU_IOC_RAISE {
-                    v = 0x1000;
+                if let Err(e) = file.read_at(&mut buf, 0) {
+                    writeln!(out, "reads={reads}")?;
+                    return Err(e.into());
                 }
-                match ioctl_u32(&file, nr, &mut v) {
-                    Ok(()) => ok += 1,
-                    Err(_) => failed += 1,
-                }
-                i = i.wrapping_add(1);
+                reads += 1;
             }
-            writeln!(out, "hammer ok={ok} failed={failed}")?;
+            writeln!(out, "reads={reads}")?;
         }
         other => return Err(usage(&format!("unknown command {other}"))),
     }

@@ -1,0 +1,25 @@
+# 200 bind/unbind cycles while two processes hammer ioctls and sysfs reads on the device.
+# qemu: -device edu
+# append: edu_cycles=200
+. /tests/lib.sh
+kmemleak_reset
+check "insmod edu" load
+bdf=$(edu_bdfs)
+eductl /dev/edu0 hammer 3600 /sys/bus/pci/devices/$bdf >/tmp/h1 2>&1 &
+h1=$!
+eductl /dev/edu0 hammer 3600 /sys/bus/pci/devices/$bdf >/tmp/h2 2>&1 &
+h2=$!
+sleep 1
+check "$edu_cycles bind/unbind cycles under load" sh -c "eductl $bdf cycle $edu_cycles >/tmp/cycles"
+cat /tmp/cycles
+kill $h1 $h2
+wait $h1 $h2
+cat /tmp/h1 /tmp/h2
+check "hammer 1 made calls" grep -q 'hammer ok=[1-9]' /tmp/h1
+check "hammer 2 made calls" grep -q 'hammer ok=[1-9]' /tmp/h2
+check_eq "device works after the cycles" 0x010000ed eductl /dev/edu0 ident
+check_eq "factorial after the cycles" 479001600 eductl /dev/edu0 factorial 12
+check_eq "DMA after the cycles" 0123456789abcdef sh -c \
+	"eductl /dev/edu0 pwrite 0 0123456789abcdef >/dev/null && eductl /dev/edu0 pread 0 8"
+check "rmmod" unload
+kmemleak_check "kmemleak clean"
