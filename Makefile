@@ -51,7 +51,7 @@ guest-tools: setup
 		cargo build -q --release --target $(GUEST_TARGET) -p eductl
 
 initramfs: driver guest-tools
-	@$(STEP) "build initramfs" qemu/initramfs.sh $(INITRD) driver/edu.ko -- $(GUEST_TOOLS)
+	@$(STEP) "build initramfs" qemu/initramfs.sh $(INITRD) driver/edu.ko driver/edu_client.ko -- $(GUEST_TOOLS)
 
 GUEST_ENV = KERNEL=$$(cat $(KDIR_FILE))/arch/x86/boot/bzImage INITRD=$(INITRD)
 

@@ -422,6 +422,7 @@ impl EduDevice {
         events.pending |= status;
         self.wake.notify_all();
         drop(events);
+        crate::listener::dispatch(status);
         true
     }
 }

@@ -56,7 +56,7 @@ errname() {
 	*"Resource busy"* | *"Device or resource busy"*) echo EBUSY ;;
 	*"Resource temporarily unavailable"*) echo EAGAIN ;;
 	*"Timer expired"* | *"timed out"*) echo ETIMEDOUT ;;
-	*"No such file"*) echo ENOENT ;;
+	*"No such file"* | *"nknown symbol"*) echo ENOENT ;;
 	*) echo "EOTHER[$1]" ;;
 	esac
 }
@@ -64,6 +64,21 @@ errname() {
 # load [PARAMS...]: insmod the driver; prints "error: ENAME" on failure.
 load() {
 	if ! msg=$(insmod "$EDU_KO" "$@" 2>&1); then
+		echo "error: $(errname "$msg")"
+		return 1
+	fi
+}
+
+# load_client / unload_client: the listener client module.
+load_client() {
+	if ! msg=$(insmod /lib/modules/edu_client.ko 2>&1); then
+		echo "error: $(errname "$msg")"
+		return 1
+	fi
+}
+
+unload_client() {
+	if ! msg=$(rmmod edu_client 2>&1); then
 		echo "error: $(errname "$msg")"
 		return 1
 	fi

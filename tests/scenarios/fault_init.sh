@@ -2,7 +2,7 @@
 # the last step loads fine, which proves the documented list of steps is complete.
 # qemu: -device edu -device edu
 . /tests/lib.sh
-INIT_STEPS=4
+INIT_STEPS=5
 kmemleak_reset
 k=1
 while [ $k -le $INIT_STEPS ]; do

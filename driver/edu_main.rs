@@ -8,6 +8,7 @@
 //! the `fail_init`/`fail_probe` parameters (see [`ladder`]).
 
 use kernel::{
+    debugfs,
     device::Core,
     dma::{
         Coherent,
@@ -28,6 +29,7 @@ mod device;
 mod file;
 mod irq;
 mod ladder;
+mod listener;
 mod registry;
 // The register map and the uAPI are shared with userspace (crate `edu-regs`), where every item is
 // public API; the driver uses a subset.
@@ -72,10 +74,12 @@ module! {
     },
 }
 
-/// The module: char device region, class and PCI driver.
+/// The module: device table, char device region, class, debugfs and PCI driver.
 struct EduModule {
     // Declared in teardown order (Rust drops fields top to bottom): the reverse of `init`.
     _driver: Pin<KBox<driver::Registration<pci::Adapter<EduDriver>>>>,
+    _calibrate: Pin<KBox<debugfs::File<ModulePtr>>>,
+    _debugfs: debugfs::Dir,
     _class: chrdev::Class,
     _region: chrdev::Region,
     _table: registry::Table,
@@ -90,6 +94,14 @@ impl kernel::Module for EduModule {
             chrdev::Region::register(module_parameters::max_devices.value(), c"edu")
         })?;
         let class = ladder.step("device class", || chrdev::Class::create(c"edu"))?;
+        let (debugfs, calibrate) = ladder.step("debugfs", || {
+            let dir = debugfs::Dir::new(c"edu");
+            let file = KBox::pin_init(
+                dir.read_callback_file(c"calibrate", ModulePtr(module.as_ptr()), &calibrate_show),
+                GFP_KERNEL,
+            )?;
+            Ok((dir, file))
+        })?;
         // Last: probe can run the instant the driver is registered, and it needs all the above.
         let driver = ladder.step("pci driver", || {
             KBox::pin_init(driver::Registration::new(c"edu", module), GFP_KERNEL)
@@ -97,11 +109,26 @@ impl kernel::Module for EduModule {
 
         Ok(Self {
             _driver: driver,
+            _calibrate: calibrate,
+            _debugfs: debugfs,
             _class: class,
             _region: region,
             _table: table,
         })
     }
+}
+
+/// This module, for the calibration's `try_module_get`.
+struct ModulePtr(*mut kernel::bindings::module);
+
+// SAFETY: A module pointer may be used from any thread.
+unsafe impl Send for ModulePtr {}
+// SAFETY: As above; it is never written.
+unsafe impl Sync for ModulePtr {}
+
+/// `/sys/kernel/debug/edu/calibrate`: each read measures guarded dispatch in the kernel.
+fn calibrate_show(module: &ModulePtr, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+    listener::calibrate(module.0, f)
 }
 
 /// The PCI driver.

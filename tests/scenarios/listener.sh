@@ -1,0 +1,47 @@
+# The listener interface: a client module counts edu interrupt events through owner-guarded
+# dispatch; it cannot load without edu, edu cannot be removed under it, and removing it during an
+# interrupt storm never calls into it after its exit began.
+# qemu: -device edu
+# append: edu_client_rounds=20
+. /tests/lib.sh
+kmemleak_reset
+ev=/sys/module/edu_client/parameters/events
+check_err "edu_client without edu fails to load" ENOENT load_client
+check "the kernel names the missing symbol" sh -c \
+	"dmesg | grep -q 'edu_client: Unknown symbol edu_listener_register'"
+check "insmod edu" load
+check "insmod edu_client" load_client
+check_eq "edu_client saw no event yet" 0 cat $ev
+for i in 1 2 3 4 5; do eductl /dev/edu0 raise 0x1000; done
+check "edu_client saw the 5 raised interrupts" sh -c "test \$(cat $ev) -ge 5"
+check_err "rmmod edu while edu_client uses it is refused" EAGAIN unload
+check_eq "edu works after the refused rmmod" 0x010000ed eductl /dev/edu0 ident
+check "rmmod edu_client" unload_client
+
+# The storm: two processes raise interrupts as fast as they can while the client comes and goes.
+eductl /dev/edu0 hammer 3600 >/tmp/h1 2>&1 &
+h1=$!
+eductl /dev/edu0 hammer 3600 >/tmp/h2 2>&1 &
+h2=$!
+dmesg -c >/dev/null
+round=1
+while [ $round -le "$edu_client_rounds" ]; do
+	load_client || fail "storm round $round: insmod edu_client"
+	sleep 0.2
+	[ "$(cat $ev)" -gt 0 ] || fail "storm round $round: no event reached the client"
+	unload_client || fail "storm round $round: rmmod edu_client"
+	round=$((round + 1))
+done
+kill $h1 $h2
+wait $h1 $h2
+check_eq "every storm round reported its exit" "$edu_client_rounds" sh -c \
+	"dmesg | grep -c 'edu_client: [0-9]* events, [0-9]* after exit began'"
+check_eq "no call after exit began, in any round" "$edu_client_rounds" sh -c \
+	"dmesg | grep -c 'edu_client: [1-9][0-9]* events, 0 after exit began'"
+dmesg | grep 'edu_client: .* events' | tail -n 3
+
+echo "--- in-kernel calibration"
+cat /sys/kernel/debug/edu/calibrate | tee /tmp/cal
+check_eq "calibration reports four variants" 4 sh -c "grep -cE ' [0-9]+\.[0-9]  [0-9]+\.[0-9]+x$' /tmp/cal"
+check "rmmod edu" unload
+kmemleak_check "kmemleak clean"
