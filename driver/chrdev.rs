@@ -50,9 +50,8 @@ impl Region {
     pub(crate) fn register(count: u32, name: &'static CStr) -> Result<Self> {
         // SAFETY: `name` and `FOPS` are `'static`; `FOPS.owner` is this module, so open files pin
         // it and the fops outlive every file.
-        let ret = unsafe {
-            bindings::__register_chrdev(0, 0, count, name.as_char_ptr(), &file::FOPS.0)
-        };
+        let ret =
+            unsafe { bindings::__register_chrdev(0, 0, count, name.as_char_ptr(), &file::FOPS.0) };
         if ret < 0 {
             return Err(Error::from_errno(ret));
         }
@@ -133,7 +132,9 @@ impl Node {
         }
         let devt = mkdev(major, minor);
         // CAST: `device::Device` is a transparent wrapper of `struct device`.
-        let parent = core::ptr::from_ref(parent).cast_mut().cast::<bindings::device>();
+        let parent = core::ptr::from_ref(parent)
+            .cast_mut()
+            .cast::<bindings::device>();
         // SAFETY: `class` is alive (see above), `parent` is a valid device, the format string is
         // a valid C string consuming one `unsigned int`.
         let dev = unsafe {

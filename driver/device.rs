@@ -293,13 +293,12 @@ impl EduDevice {
         }
         let cmd = self.cmd.lock();
         let buf = cmd.dma.as_ref().ok_or(ENODEV)?;
-        // SAFETY: The device touches the buffer only between the command below and its
-        // completion, all under `cmd`, which we hold; nobody else maps this buffer.
-        let mem = unsafe { buf.as_mut() };
-        let mem = &mut mem[..n];
         let (mut from_user, mut to_user) = user.reader_writer();
         if dir == Dir::ToDevice {
-            from_user.read_slice(mem)?;
+            // SAFETY: The engine is idle (every command is waited for under `cmd`, which we
+            // hold) and nobody else maps the buffer, so this is its only user until the command
+            // below starts.
+            from_user.read_slice(&mut unsafe { buf.as_mut() }[..n])?;
         }
         let (src, dst, flags) = match dir {
             Dir::ToDevice => (buf.dma_address(), regs::DMA_BUF_ADDR + offset, 0),
@@ -332,7 +331,8 @@ impl EduDevice {
             return Err(e);
         }
         if dir == Dir::ToRam {
-            to_user.write_slice(mem)?;
+            // SAFETY: The transfer has completed and the engine is idle; we hold `cmd`.
+            to_user.write_slice(&unsafe { buf.as_ref() }[..n])?;
         }
         Ok(n)
     }

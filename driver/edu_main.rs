@@ -179,7 +179,9 @@ struct Disable(ARef<pci::Device>);
 impl Drop for Disable {
     fn drop(&mut self) {
         // CAST: `pci::Device` is a transparent wrapper of `struct pci_dev`.
-        let raw = core::ptr::from_ref::<pci::Device>(&self.0).cast_mut().cast();
+        let raw = core::ptr::from_ref::<pci::Device>(&self.0)
+            .cast_mut()
+            .cast();
         // SAFETY: The device was enabled in probe and is still bound (devres runs at unbind).
         unsafe { kernel::bindings::pci_disable_device(raw) };
     }
@@ -209,7 +211,9 @@ impl Drop for DmaBuffer<'_> {
     fn drop(&mut self) {
         self.dev.detach_dma();
         // CAST: `pci::Device` is a transparent wrapper of `struct pci_dev`.
-        let raw = core::ptr::from_ref::<pci::Device<_>>(self.pdev).cast_mut().cast();
+        let raw = core::ptr::from_ref::<pci::Device<_>>(self.pdev)
+            .cast_mut()
+            .cast();
         // SAFETY: The device is bound; bus mastering was enabled by `setup`.
         unsafe { kernel::bindings::pci_clear_master(raw) };
     }
@@ -295,7 +299,9 @@ impl pci::Driver for EduDriver {
             registry::Minor::reserve(&dev, module_parameters::max_devices.value())
         })?;
         // `/dev/eduN` and the sysfs files can be used the instant they appear: last.
-        let node = ladder.step("char device", || chrdev::Node::create(pdev.as_ref(), minor.get()))?;
+        let node = ladder.step("char device", || {
+            chrdev::Node::create(pdev.as_ref(), minor.get())
+        })?;
         let sysfs = ladder.step("sysfs attributes", || sysfs::Group::add(pdev.as_ref()))?;
 
         dev_info!(

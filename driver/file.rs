@@ -157,7 +157,7 @@ unsafe fn transfer(
 unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong) -> c_long {
     // SAFETY: Per the function's safety requirements.
     let dev = unsafe { device(file) };
-    let arg = UserPtr::from_addr(arg as usize);
+    let arg = UserPtr::from_addr(arg);
     let size = core::mem::size_of::<u32>();
     let r = match cmd {
         uapi::EDU_IOC_IDENT => dev

@@ -123,8 +123,9 @@ impl<'bound> Handler<'bound> {
         dev: Arc<EduDevice>,
         name: &'static CStr,
     ) -> Result<Self> {
+        // CAST: `IRQF_*` are small `u32` flags; `request_irq` takes them as `unsigned long`.
         let flags = match vectors.mode {
-            Mode::Intx => bindings::IRQF_SHARED,
+            Mode::Intx => bindings::IRQF_SHARED as c_ulong,
             Mode::Msi => 0,
         };
         let cookie = Arc::into_raw(dev);
@@ -134,7 +135,7 @@ impl<'bound> Handler<'bound> {
             bindings::request_irq(
                 vectors.irq,
                 Some(handle),
-                flags as _,
+                flags,
                 name.as_char_ptr(),
                 cookie.cast_mut().cast(),
             )

@@ -208,7 +208,9 @@ pub(crate) extern "C" fn edu_listener_register(
             continue;
         };
         // Nobody reads these until the activation below publishes them.
-        LISTENERS[i].func.store(func as *mut c_void, Ordering::Relaxed);
+        LISTENERS[i]
+            .func
+            .store(func as *mut c_void, Ordering::Relaxed);
         LISTENERS[i].ctx.store(ctx, Ordering::Relaxed);
         OWNERS[i].module.store(owner, Ordering::Relaxed);
         reservation.activate(call_listener, &LISTENERS[i], &OWNERS[i]);

@@ -27,7 +27,7 @@ pub(crate) fn init() -> Table {
 impl Drop for Table {
     fn drop(&mut self) {
         // The PCI driver is unregistered by now, so every slot is empty; free the vector.
-        drop(core::mem::replace(&mut *DEVICES.lock(), KVec::new()));
+        drop(core::mem::take(&mut *DEVICES.lock()));
     }
 }
 

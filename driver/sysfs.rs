@@ -81,7 +81,7 @@ struct Attr {
 
 const fn attr(name: &'static CStr, show: Show, store: Option<Store>) -> Attr {
     let mut dattr: bindings::device_attribute = pin_init::zeroed();
-    dattr.attr.name = name.as_ptr().cast();
+    dattr.attr.name = name.to_bytes_with_nul().as_ptr();
     dattr.attr.mode = if store.is_some() { 0o644 } else { 0o444 };
     dattr.__bindgen_anon_1.show = Some(show_trampoline);
     if store.is_some() {
@@ -149,7 +149,8 @@ unsafe extern "C" fn show_trampoline(
     // SAFETY: Per the function's safety requirements.
     let r = unsafe { resolve(dev, attr) }.and_then(|(dev, attr)| {
         // SAFETY: sysfs passes a writable buffer of `PAGE_SIZE` bytes.
-        let buf = unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), kernel::page::PAGE_SIZE) };
+        let buf =
+            unsafe { core::slice::from_raw_parts_mut(buf.cast::<u8>(), kernel::page::PAGE_SIZE) };
         let mut w = PageWriter { buf, pos: 0 };
         (attr.show)(&dev, &mut w)?;
         Ok(w.pos as isize)
@@ -196,7 +197,9 @@ impl<'bound> Group<'bound> {
     /// Adds the attributes to `dev`. From this instant they can be read and written.
     pub(crate) fn add(dev: &'bound device::Device<device::Bound>) -> Result<Self> {
         // CAST: `device::Device` is a transparent wrapper of `struct device`.
-        let raw = core::ptr::from_ref(dev).cast_mut().cast::<bindings::device>();
+        let raw = core::ptr::from_ref(dev)
+            .cast_mut()
+            .cast::<bindings::device>();
         // SAFETY: `raw` is a valid device.
         let kobj = unsafe { addr_of_mut!((*raw).kobj) };
         // SAFETY: `kobj` is valid and `GROUP` is static.
