@@ -16,7 +16,10 @@ OUT := $(TOP)/target
 KDIR_FILE := $(OUT)/kdir
 INITRD := $(OUT)/initramfs.cpio.gz
 GUEST_TARGET := x86_64-unknown-linux-gnu
-GUEST_TOOLS := $(OUT)/$(GUEST_TARGET)/release/eductl
+# Static guest binaries: the /dev/eduN client, the VFIO rig and its criterion benchmarks.
+GUEST_PKGS := eductl vfio-rig
+GUEST_BINS := eductl edu-rig edu-rig-bench
+GUEST_TOOLS := $(addprefix $(OUT)/$(GUEST_TARGET)/release/,$(GUEST_BINS))
 STEP = source qemu/lib.sh && step
 
 export QEMU GUEST_TIMEOUT
@@ -48,7 +51,7 @@ endif
 guest-tools: setup
 	@$(STEP) "build static guest tools" env \
 		CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" \
-		cargo build -q --release --target $(GUEST_TARGET) -p eductl
+		cargo build -q --release --target $(GUEST_TARGET) $(addprefix -p ,$(GUEST_PKGS))
 
 initramfs: driver guest-tools
 	@$(STEP) "build initramfs" qemu/initramfs.sh $(INITRD) driver/edu.ko driver/edu_client.ko -- $(GUEST_TOOLS)

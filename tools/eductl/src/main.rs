@@ -13,6 +13,8 @@
 //! eductl DEV pwrite OFF HEXBYTES|@FILE  write bytes at OFF, print the count written
 //! eductl DEV pread OFF LEN [@FILE]     read LEN bytes at OFF, print them as hex (or save them)
 //! eductl DEV seek OFF set|cur|end [neg] lseek (to -OFF with neg), print the new offset
+//! eductl DEV sigread MS                 DMA-read the buffer with a signal (no SA_RESTART) due in
+//!                                       MS milliseconds; prints the byte count or the errno
 //! eductl DEV loop-read SECONDS          DMA-read the whole buffer until an error or the time is up
 //! eductl DEV hammer SECONDS [SYSFS_DIR] ioctls (and sysfs reads) in a loop, reopening DEV after
 //!                                       errors, until the time is up or SIGTERM; prints the counts
@@ -195,6 +197,35 @@ fn catch_stop() {
     }
 }
 
+extern "C" fn on_alarm(_sig: libc::c_int) {}
+
+/// Arranges for SIGALRM to interrupt this process's next blocking call after `after`: the
+/// handler is installed without `SA_RESTART`, so the call fails with `EINTR`.
+fn interrupt_after(after: Duration) -> io::Result<()> {
+    // SAFETY: A zeroed `sigaction` is a valid "no flags, empty mask" value.
+    let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
+    act.sa_sigaction = on_alarm as *const () as libc::sighandler_t;
+    // SAFETY: `act` is a valid action; the handler does nothing.
+    if unsafe { libc::sigaction(libc::SIGALRM, &act, std::ptr::null_mut()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let timer = libc::itimerval {
+        it_interval: libc::timeval {
+            tv_sec: 0,
+            tv_usec: 0,
+        },
+        it_value: libc::timeval {
+            tv_sec: after.as_secs() as libc::time_t,
+            tv_usec: after.subsec_micros() as libc::suseconds_t,
+        },
+    };
+    // SAFETY: `timer` is a valid one-shot timer value.
+    if unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Issues ioctls (and reads `sysfs` files) on `dev` for `secs` seconds, reopening it whenever a
 /// call fails, which is what a user sees while the device is unbound and rebound.
 fn hammer(dev: &str, secs: u64, sysfs: Option<&str>) -> Result<(), Failure> {
@@ -238,9 +269,15 @@ fn hammer(dev: &str, secs: u64, sysfs: Option<&str>) -> Result<(), Failure> {
 
 fn run(args: &[String]) -> Result<(), Failure> {
     let [dev, cmd, rest @ ..] = args else {
-        return Err(usage("usage: eductl DEV COMMAND [ARGS] (see the source's docs)"));
+        return Err(usage(
+            "usage: eductl DEV COMMAND [ARGS] (see the source's docs)",
+        ));
     };
-    let arg = |i: usize| rest.get(i).map(String::as_str).ok_or_else(|| usage("missing argument"));
+    let arg = |i: usize| {
+        rest.get(i)
+            .map(String::as_str)
+            .ok_or_else(|| usage("missing argument"))
+    };
     match cmd.as_str() {
         "cycle" => return cycle(dev, parse_u64(arg(0)?)? as usize),
         "write" => return Ok(sysfs_write(dev, arg(0)?)?),
@@ -314,7 +351,11 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 "end" => libc::SEEK_END,
                 other => return Err(usage(&format!("unknown whence {other}"))),
             };
-            let off = if rest.get(2).map(String::as_str) == Some("neg") { -off } else { off };
+            let off = if rest.get(2).map(String::as_str) == Some("neg") {
+                -off
+            } else {
+                off
+            };
             // SAFETY: Plain syscall on an fd we own.
             let r = unsafe { libc::lseek(file.as_raw_fd(), off, whence) };
             if r < 0 {
@@ -328,6 +369,12 @@ fn run(args: &[String]) -> Result<(), Failure> {
             loop {
                 std::thread::sleep(Duration::from_secs(3600));
             }
+        }
+        "sigread" => {
+            interrupt_after(Duration::from_millis(parse_u64(arg(0)?)?))?;
+            let mut buf = vec![0; edu_regs::regs::DMA_BUF_SIZE];
+            let n = file.read_at(&mut buf, 0)?;
+            writeln!(out, "{n}")?;
         }
         "loop-read" => {
             let end = Instant::now() + Duration::from_secs(parse_u64(arg(0)?)?);

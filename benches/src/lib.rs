@@ -1,0 +1,3 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Benchmarks for `callback-core`: see `benches/dispatch.rs` and `run.sh`.
