@@ -73,8 +73,12 @@ guest-test: initramfs
 shell: initramfs
 	@qemu/boot.sh $$(cat $(KDIR_FILE))/arch/x86/boot/bzImage $(INITRD) shell -device edu -device edu
 
-bench:
-	@QUICK=$(QUICK) benches/run.sh
+# Host criterion benchmarks of the dispatch fast path, then the guest's (the VFIO rig beside the
+# kernel driver); tables in target/bench/. QUICK=1 for a short run.
+bench: initramfs
+	@$(STEP) "host benchmarks" env QUICK=$(QUICK) benches/run.sh
+	@$(STEP) "guest benchmarks" env $(GUEST_ENV) GUEST_APPEND=$(if $(QUICK),bench_quick=1) \
+		vfio-rig/bench-guest.sh
 
 clean:
 	rm -rf $(OUT)

@@ -4,6 +4,7 @@
 #
 # Usage: run.sh [--show] [--no-host] [SCENARIO...]   (no scenario: all of tests/scenarios/)
 # Environment: KERNEL, INITRD (required for guest runs), QEMU, GUEST_TIMEOUT (seconds),
+#              GUEST_APPEND (kernel arguments added to every scenario's),
 #              GUEST_LOG_DIR (default target/guest).
 #
 # A scenario is tests/scenarios/NAME.sh: a guest shell script whose "# qemu:" header lines give
@@ -67,12 +68,12 @@ guest() {
 	echo "==> scenario $name"
 	# shellcheck disable=SC2086
 	if [ $show -eq 1 ]; then
-		GUEST_APPEND="$append" timeout "${GUEST_TIMEOUT:-600}" \
+		GUEST_APPEND="$append ${GUEST_APPEND:-}" timeout "${GUEST_TIMEOUT:-600}" \
 			"$top/qemu/boot.sh" "$KERNEL" "$INITRD" "$name" $qargs </dev/null 2>&1 |
 			tr -d '\r' | tee "$log"
 		rc=${PIPESTATUS[0]}
 	else
-		GUEST_APPEND="$append" timeout "${GUEST_TIMEOUT:-600}" \
+		GUEST_APPEND="$append ${GUEST_APPEND:-}" timeout "${GUEST_TIMEOUT:-600}" \
 			"$top/qemu/boot.sh" "$KERNEL" "$INITRD" "$name" $qargs </dev/null 2>&1 |
 			tr -d '\r' >"$log"
 		rc=${PIPESTATUS[0]}

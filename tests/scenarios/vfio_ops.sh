@@ -1,0 +1,54 @@
+# Every operation of the VFIO rig (vfio-rig/, edu-rig) on an edu bound to vfio-pci behind the
+# emulated IOMMU, over MSI and over INTx: identification, liveness, factorials polled and by
+# interrupt, raise/ack, DMA byte for byte through an IOVA mapping, and the bounds errors.
+# qemu: -device intel-iommu,intremap=on -device edu
+# append: intel_iommu=on
+. /tests/lib.sh
+. /tests/vfio.sh
+kmemleak_reset
+bdf=$(edu_bdfs | head -n 1)
+check "bind $bdf to vfio-pci" to_vfio $bdf
+check "/dev/vfio/vfio is a char device" test -c /dev/vfio/vfio
+check "the group node /dev/vfio/$(vfio_group $bdf) exists" test -c /dev/vfio/$(vfio_group $bdf)
+echo "reserved regions of group $(vfio_group $bdf):"
+cat /sys/kernel/iommu_groups/$(vfio_group $bdf)/reserved_regions
+edu-rig --trace $bdf info
+check "info" edu-rig $bdf info
+
+for irq in msi intx; do
+	r="edu-rig --irq $irq $bdf"
+	check_eq "$irq: ident" 0x010000ed $r ident
+	for x in 0 1 0x12345678 0xffffffff; do
+		check_eq "$irq: liveness $x" "$(printf '0x%08x' $((~x & 0xffffffff)))" $r liveness $x
+	done
+	want=1
+	for k in 0 1 2 3 4 5 6 7 8 9 10 11 12; do
+		[ $k -gt 0 ] && want=$((want * k))
+		check_eq "$irq: factorial $k (interrupt)" $want $r factorial $k
+		check_eq "$irq: factorial $k (polled)" $want $r factorial-polled $k
+	done
+	check_err "$irq: factorial 13 is EOVERFLOW" EOVERFLOW $r factorial 13
+	check_err "$irq: factorial-polled 13 is EOVERFLOW" EOVERFLOW $r factorial-polled 13
+	check "$irq: raise 0x1000 (acked, then the next one arrives too)" $r raise 0x1000 20
+	check "$irq: raise 0x1 and 0x100 values" sh -c "$r raise 0x1 && $r raise 0x100"
+	check_err "$irq: raise 0 is EINVAL" EINVAL $r raise 0
+
+	head -c 4096 /dev/urandom >/tmp/pattern
+	check_eq "$irq: dma-write 4096 at 0" 4096 $r dma-write /tmp/pattern
+	check_eq "$irq: dma-read 4096 at 0" "" $r dma-read 0 4096 @/tmp/back
+	check "$irq: DMA data byte for byte" cmp /tmp/pattern /tmp/back
+	check_eq "$irq: pwrite 4 at 100" 4 $r pwrite 100 deadbeef
+	check_eq "$irq: pread 4 at 100" deadbeef $r pread 100 4
+	check_eq "$irq: pread at 4096 returns 0 bytes" "" $r pread 4096 16
+	check_eq "$irq: pread at 5000 returns 0 bytes" "" $r pread 5000 16
+	check_err "$irq: pwrite at 4096 is ENOSPC" ENOSPC $r pwrite 4096 00
+	check_err "$irq: pwrite at 8192 is ENOSPC" ENOSPC $r pwrite 8192 00
+	check_eq "$irq: pwrite crossing the end is shortened" 6 $r pwrite 4090 00112233445566778899aabbccddeeff
+	check_eq "$irq: pread crossing the end is shortened" 001122334455 $r pread 4090 16
+	check_err "$irq: not a number is EINVAL" EINVAL $r factorial x
+done
+check_err "unknown --irq is EINVAL" EINVAL edu-rig --irq msix $bdf ident
+check_err "a device not on vfio-pci is ENODEV" ENODEV edu-rig 0000:00:00.0 ident
+check "no DMAR fault in the kernel log" sh -c "! dmesg | grep -q 'DMAR: \[DMA'"
+check "unbind from vfio-pci" from_vfio $bdf
+kmemleak_check "kmemleak clean"
