@@ -9,3 +9,6 @@
 pub mod regs;
 #[path = "uapi.rs"]
 pub mod uapi;
+
+mod errno;
+pub use errno::errno_name;

@@ -168,30 +168,7 @@ impl std::error::Error for Error {
 /// The rig's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The symbolic name of an errno value (the common ones; `EOTHER` otherwise).
-pub fn errno_name(errno: i32) -> &'static str {
-    match errno {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::ENXIO => "ENXIO",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::EEXIST => "EEXIST",
-        libc::ENODEV => "ENODEV",
-        libc::EINVAL => "EINVAL",
-        libc::ENOSPC => "ENOSPC",
-        libc::ENOTTY => "ENOTTY",
-        libc::EOVERFLOW => "EOVERFLOW",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        _ => "EOTHER",
-    }
-}
+pub use edu_regs::errno_name;
 
 #[cfg(test)]
 mod tests {

@@ -27,7 +27,7 @@
 //! DEV is a path such as `/dev/edu0`, or `fd:N` for a descriptor inherited from the shell
 //! (`exec 3<>/dev/edu0; eductl fd:3 ident`).
 
-use edu_regs::uapi;
+use edu_regs::{errno_name, uapi};
 use std::{
     fs::{File, OpenOptions},
     io::{self, Write},
@@ -51,33 +51,6 @@ impl From<io::Error> for Failure {
 
 fn usage(msg: &str) -> Failure {
     Failure(io::Error::new(io::ErrorKind::InvalidInput, msg.to_string()))
-}
-
-/// Name of an errno value, as tests spell it.
-fn errno_name(errno: i32) -> &'static str {
-    match errno {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::ENXIO => "ENXIO",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::ENODEV => "ENODEV",
-        libc::EINVAL => "EINVAL",
-        libc::ENOTTY => "ENOTTY",
-        libc::ENOSPC => "ENOSPC",
-        libc::ESPIPE => "ESPIPE",
-        libc::ERANGE => "ERANGE",
-        libc::EOVERFLOW => "EOVERFLOW",
-        libc::ETIMEDOUT => "ETIMEDOUT",
-        libc::ENODATA => "ENODATA",
-        _ => "EOTHER",
-    }
 }
 
 fn parse_u64(s: &str) -> Result<u64, Failure> {
