@@ -1,6 +1,7 @@
 # Guest test library, sourced by every scenario. Each check prints one line, "PASS: name" or
 # "FAIL: name (why)"; the host harness counts them from the serial log. Checks never stop the
-# scenario: later checks still run and report.
+# scenario: later checks still run and report. Helpers keep their variables local, so a
+# scenario's own variables are never overwritten.
 
 EDU_KO=/lib/modules/edu.ko
 
@@ -9,14 +10,14 @@ fail() { echo "FAIL: $1${2:+ ($2)}"; }
 
 # check NAME CMD...: CMD must exit 0.
 check() {
-	name=$1
+	local name=$1 out
 	shift
 	if out=$("$@" 2>&1); then pass "$name"; else fail "$name" "$(echo "$out" | tail -n 1)"; fi
 }
 
 # check_eq NAME EXPECTED CMD...: CMD must exit 0 and print exactly EXPECTED.
 check_eq() {
-	name=$1 want=$2
+	local name=$1 want=$2 out
 	shift 2
 	if out=$("$@" 2>&1) && [ "$out" = "$want" ]; then
 		pass "$name"
@@ -27,7 +28,7 @@ check_eq() {
 
 # check_err NAME ERRNO CMD...: CMD must fail with ERRNO (as eductl or check_write spell it).
 check_err() {
-	name=$1 want=$2
+	local name=$1 want=$2 out
 	shift 2
 	if out=$("$@" 2>&1); then
 		fail "$name" "succeeded, want $want: $out"
@@ -63,6 +64,7 @@ errname() {
 
 # load [PARAMS...]: insmod the driver; prints "error: ENAME" on failure.
 load() {
+	local msg
 	if ! msg=$(insmod "$EDU_KO" "$@" 2>&1); then
 		echo "error: $(errname "$msg")"
 		return 1
@@ -71,6 +73,7 @@ load() {
 
 # load_client / unload_client: the listener client module.
 load_client() {
+	local msg
 	if ! msg=$(insmod /lib/modules/edu_client.ko 2>&1); then
 		echo "error: $(errname "$msg")"
 		return 1
@@ -78,6 +81,7 @@ load_client() {
 }
 
 unload_client() {
+	local msg
 	if ! msg=$(rmmod edu_client 2>&1); then
 		echo "error: $(errname "$msg")"
 		return 1
@@ -85,6 +89,7 @@ unload_client() {
 }
 
 unload() {
+	local msg
 	if ! msg=$(rmmod edu 2>&1); then
 		echo "error: $(errname "$msg")"
 		return 1
@@ -93,6 +98,7 @@ unload() {
 
 # edu_bdfs: the PCI addresses of every edu device, one per line.
 edu_bdfs() {
+	local d
 	for d in /sys/bus/pci/devices/*; do
 		[ "$(cat "$d/vendor")" = 0x1234 ] && [ "$(cat "$d/device")" = 0x11e8 ] && basename "$d"
 	done
@@ -100,7 +106,7 @@ edu_bdfs() {
 
 # wait_for PATH [SECONDS]: waits for PATH to exist.
 wait_for() {
-	i=0
+	local i=0
 	while [ ! -e "$1" ] && [ $i -lt $((${2:-5} * 10)) ]; do
 		sleep 0.1
 		i=$((i + 1))
@@ -114,6 +120,7 @@ kmemleak_check() {
 		fail "$1" "kmemleak not available"
 		return
 	fi
+	local leaks
 	sleep 6
 	echo scan >/sys/kernel/debug/kmemleak
 	echo scan >/sys/kernel/debug/kmemleak
@@ -134,6 +141,7 @@ kmemleak_reset() {
 
 # assert_clean LABEL: nothing of the driver is left on any edu device.
 assert_clean() {
+	local b
 	check "$1: no /dev/edu*" sh -c "! ls /dev/edu* 2>/dev/null"
 	check "$1: no edu line in /proc/interrupts" sh -c "! grep -q ' edu\$' /proc/interrupts"
 	check "$1: no edu region in /proc/iomem" sh -c "! grep -q ': edu\$' /proc/iomem"
@@ -146,6 +154,7 @@ assert_clean() {
 
 # assert_works LABEL: a plain load gives working devices, and unloads.
 assert_works() {
+	local d
 	check "$1: plain load" load
 	for d in $(ls /dev/edu* 2>/dev/null); do
 		check_eq "$1: $d factorial" 720 eductl $d factorial 6
