@@ -12,6 +12,6 @@ CACHE ?= $(HOME)/.cache/edu-rust
 
 QEMU ?= qemu-system-x86_64
 # Seconds a guest may run before the harness kills it and fails the run.
-GUEST_TIMEOUT ?= 600
+GUEST_TIMEOUT ?= 900
 # LLVM suffix of the clang/libclang used for bindgen.
 LLVM_VERSION ?= 19

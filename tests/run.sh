@@ -31,6 +31,8 @@ if [ ${#scenarios[@]} -eq 0 ]; then
 	done
 fi
 logdir=${GUEST_LOG_DIR:-$top/target/guest}
+# The Makefile passes qemu/config.mk's GUEST_TIMEOUT; this default is for direct use.
+guest_timeout=${GUEST_TIMEOUT:-900}
 mkdir -p "$logdir"
 total_pass=0 total_fail=0
 failures=()
@@ -68,12 +70,12 @@ guest() {
 	echo "==> scenario $name"
 	# shellcheck disable=SC2086
 	if [ $show -eq 1 ]; then
-		GUEST_APPEND="$append ${GUEST_APPEND:-}" timeout "${GUEST_TIMEOUT:-600}" \
+		GUEST_APPEND="$append ${GUEST_APPEND:-}" timeout "$guest_timeout" \
 			"$top/qemu/boot.sh" "$KERNEL" "$INITRD" "$name" $qargs </dev/null 2>&1 |
 			tr -d '\r' | tee "$log"
 		rc=${PIPESTATUS[0]}
 	else
-		GUEST_APPEND="$append ${GUEST_APPEND:-}" timeout "${GUEST_TIMEOUT:-600}" \
+		GUEST_APPEND="$append ${GUEST_APPEND:-}" timeout "$guest_timeout" \
 			"$top/qemu/boot.sh" "$KERNEL" "$INITRD" "$name" $qargs </dev/null 2>&1 |
 			tr -d '\r' >"$log"
 		rc=${PIPESTATUS[0]}
@@ -84,7 +86,7 @@ guest() {
 	failed=$(grep -c '^FAIL: ' "$log")
 	if [ "$rc" -eq 124 ] || ! grep -q '^GUEST-DONE' "$log"; then
 		failed=$((failed + 1))
-		failures+=("$name: guest did not power off (qemu status $rc, timeout ${GUEST_TIMEOUT:-600}s)")
+		failures+=("$name: guest did not power off (qemu status $rc, timeout ${guest_timeout}s)")
 	fi
 	local splat
 	splat=$(grep -E "$SPLATS" "$log" | head -n 3)
