@@ -65,7 +65,7 @@ test: initramfs
 	@$(GUEST_ENV) tests/run.sh
 
 host-test:
-	@tests/run.sh
+	@tests/run.sh --no-guest
 
 guest-test: initramfs
 	@$(GUEST_ENV) tests/run.sh --no-host $(SCENARIOS)

@@ -2,7 +2,8 @@
 # The test harness: host tests, then one guest boot per scenario. Prints every check, a line per
 # scenario and one closing line "N passed, N failed"; exits non-zero on any failure.
 #
-# Usage: run.sh [--show] [--no-host] [SCENARIO...]   (no scenario: all of tests/scenarios/)
+# Usage: run.sh [--show] [--no-host | --no-guest] [SCENARIO...]
+#        (no scenario: every scenario of tests/scenarios/ not marked "# manual")
 # Environment: KERNEL, INITRD (required for guest runs), QEMU, GUEST_TIMEOUT (seconds),
 #              GUEST_APPEND (kernel arguments added to every scenario's),
 #              GUEST_LOG_DIR (default target/guest).
@@ -13,17 +14,19 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/qemu/lib.sh"
-show=0 host=1
+show=0 host=1 guest=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--show) show=1 ;;
 	--no-host) host=0 ;;
+	--no-guest) guest=0 ;;
 	*) break ;;
 	esac
 	shift
 done
 scenarios=("$@")
-if [ ${#scenarios[@]} -eq 0 ]; then
+[ $guest -eq 1 ] || scenarios=()
+if [ $guest -eq 1 ] && [ ${#scenarios[@]} -eq 0 ]; then
 	for f in "$top"/tests/scenarios/*.sh; do
 		n=$(basename "$f" .sh)
 		# Scenarios marked "# manual" (the demo, the shell) are not part of the suite.
