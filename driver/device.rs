@@ -61,6 +61,15 @@ pub(crate) enum Dir {
     ToDevice,
 }
 
+/// How a command's completion is awaited.
+#[derive(Clone, Copy)]
+enum Completion {
+    /// Polling the status register (before the interrupt is set up).
+    Poll,
+    /// The device's interrupt.
+    Interrupt,
+}
+
 /// What the command lock protects.
 pub(crate) struct Cmd {
     /// The coherent buffer the DMA engine copies through; `None` before the DMA step of probe and
@@ -228,30 +237,34 @@ impl EduDevice {
 
     /// Computes `n!` on the device by polling, for probe-time checks (no interrupt yet).
     pub(crate) fn factorial_polled(&self, n: u32) -> Result<u32> {
-        regs::factorial(n).ok_or(EOVERFLOW)?;
-        let _cmd = self.cmd.lock();
-        self.wait_idle(regs::STATUS, regs::STATUS_COMPUTING)?;
-        self.with_bar(|b| {
-            b.write32(0, regs::STATUS);
-            b.write32(n, regs::FACTORIAL);
-        })?;
-        self.wait_idle(regs::STATUS, regs::STATUS_COMPUTING)?;
-        let v = self.with_bar(|b| b.read32(regs::FACTORIAL))?;
-        self.check_value(v)
+        self.compute_factorial(n, Completion::Poll)
     }
 
     /// Computes `n!` on the device, completed by its interrupt.
     pub(crate) fn factorial(&self, n: u32) -> Result<u32> {
+        self.compute_factorial(n, Completion::Interrupt)
+    }
+
+    fn compute_factorial(&self, n: u32, how: Completion) -> Result<u32> {
         regs::factorial(n).ok_or(EOVERFLOW)?;
         let _cmd = self.cmd.lock();
         // An interrupted earlier call may have left a computation running.
         self.wait_idle(regs::STATUS, regs::STATUS_COMPUTING)?;
-        self.consume(regs::IRQ_FACTORIAL);
+        let status = match how {
+            Completion::Poll => 0,
+            Completion::Interrupt => {
+                self.consume(regs::IRQ_FACTORIAL);
+                regs::STATUS_IRQ_ENABLE
+            }
+        };
         self.with_bar(|b| {
-            b.write32(regs::STATUS_IRQ_ENABLE, regs::STATUS);
+            b.write32(status, regs::STATUS);
             b.write32(n, regs::FACTORIAL);
         })?;
-        self.wait_irq(regs::IRQ_FACTORIAL)?;
+        match how {
+            Completion::Poll => self.wait_idle(regs::STATUS, regs::STATUS_COMPUTING)?,
+            Completion::Interrupt => self.wait_irq(regs::IRQ_FACTORIAL)?,
+        }
         let v = self.with_bar(|b| b.read32(regs::FACTORIAL))?;
         self.check_value(v)
     }
