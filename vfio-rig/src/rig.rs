@@ -34,6 +34,15 @@ use crate::ladder::{Ladder, StepTrace};
 use crate::sys::Mmio;
 use crate::vfio::{BusMaster, Container, Device, DmaMapping};
 
+/// How a command's completion is awaited.
+#[derive(Clone, Copy)]
+enum Completion {
+    /// Polling the status register.
+    Poll,
+    /// The device's interrupt, through the service thread.
+    Interrupt,
+}
+
 /// Calls that reached a device after its teardown had begun, process-wide: must stay 0.
 static VIOLATIONS: AtomicU64 = AtomicU64::new(0);
 
@@ -223,29 +232,38 @@ impl Hw {
 
     /// Computes `n!` on the device by polling the status register.
     pub fn factorial_polled(&self, n: u32) -> Result<u32> {
-        self.enter()?;
-        regs::factorial(n).ok_or(Error::Overflow)?;
-        let _cmd = self.lock();
-        self.wait_idle(regs::STATUS, regs::STATUS_COMPUTING, "a factorial")?;
-        self.bar().write32(regs::STATUS, 0);
-        self.bar().write32(regs::FACTORIAL, n);
-        self.wait_idle(regs::STATUS, regs::STATUS_COMPUTING, "a factorial")?;
-        let v = self.bar().read32(regs::FACTORIAL);
-        self.check_value(v)
+        self.compute_factorial(n, Completion::Poll)
     }
 
     /// Computes `n!` on the device, completed by its interrupt.
     pub fn factorial(&self, n: u32) -> Result<u32> {
+        self.compute_factorial(n, Completion::Interrupt)
+    }
+
+    fn compute_factorial(&self, n: u32, how: Completion) -> Result<u32> {
         self.enter()?;
         regs::factorial(n).ok_or(Error::Overflow)?;
         let _cmd = self.lock();
         // An abandoned earlier call may have left a computation running.
         self.wait_idle(regs::STATUS, regs::STATUS_COMPUTING, "a factorial")?;
-        self.events.consume(regs::IRQ_FACTORIAL);
-        self.bar().write32(regs::STATUS, regs::STATUS_IRQ_ENABLE);
+        let status = match how {
+            Completion::Poll => 0,
+            Completion::Interrupt => {
+                self.events.consume(regs::IRQ_FACTORIAL);
+                regs::STATUS_IRQ_ENABLE
+            }
+        };
+        self.bar().write32(regs::STATUS, status);
         self.bar().write32(regs::FACTORIAL, n);
-        self.events
-            .wait(regs::IRQ_FACTORIAL, self.timeout, "a factorial interrupt")?;
+        match how {
+            Completion::Poll => {
+                self.wait_idle(regs::STATUS, regs::STATUS_COMPUTING, "a factorial")?
+            }
+            Completion::Interrupt => {
+                self.events
+                    .wait(regs::IRQ_FACTORIAL, self.timeout, "a factorial interrupt")?
+            }
+        }
         let v = self.bar().read32(regs::FACTORIAL);
         self.check_value(v)
     }
