@@ -24,7 +24,7 @@ STEP = source qemu/lib.sh && step
 
 export QEMU GUEST_TIMEOUT
 
-.PHONY: all run test shell setup kernel driver guest-tools initramfs bench host-test \
+.PHONY: all run test shell setup kernel driver controls guest-tools initramfs bench host-test \
 	guest-test clean clean-cache
 
 all: run
@@ -48,13 +48,19 @@ driver: kernel
 	@$(STEP) "build edu.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE))
 endif
 
+# The positive-control module (deliberate bugs), built like the driver against the test kernel.
+controls: kernel
+	@$(STEP) "build edu_break.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE)) \
+		MODDIR=$(TOP)/tests/controls
+
 guest-tools: setup
 	@$(STEP) "build static guest tools" env \
 		CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" \
 		cargo build -q --release --target $(GUEST_TARGET) $(addprefix -p ,$(GUEST_PKGS))
 
-initramfs: driver guest-tools
-	@$(STEP) "build initramfs" qemu/initramfs.sh $(INITRD) driver/edu.ko driver/edu_client.ko -- $(GUEST_TOOLS)
+initramfs: driver controls guest-tools
+	@$(STEP) "build initramfs" qemu/initramfs.sh $(INITRD) driver/edu.ko driver/edu_client.ko \
+		tests/controls/edu_break.ko -- $(GUEST_TOOLS)
 
 GUEST_ENV = KERNEL=$$(cat $(KDIR_FILE))/arch/x86/boot/bzImage INITRD=$(INITRD)
 
@@ -83,6 +89,8 @@ bench: initramfs
 clean:
 	rm -rf $(OUT)
 	-$(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE) 2>/dev/null || echo /nonexistent) clean
+	-$(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE) 2>/dev/null || echo /nonexistent) \
+		MODDIR=$(TOP)/tests/controls clean
 
 clean-cache:
 	rm -rf $(CACHE)

@@ -7,25 +7,23 @@
 //! `owner` pins the module while any file is open. All unsafe code for it lives here.
 
 use crate::file;
-use core::{
-    ptr::addr_of_mut,
-    sync::atomic::{
-        AtomicPtr,
-        AtomicU32,
-        Ordering, //
-    },
-};
+use core::ptr::addr_of;
 use kernel::{
     bindings,
     device,
     prelude::*,
-    str::CStr, //
+    str::CStr,
+    sync::atomic::{
+        Acquire,
+        Atomic,
+        Release, //
+    }, //
 };
 
 /// Major number of the registered region (0: none).
-static MAJOR: AtomicU32 = AtomicU32::new(0);
+static MAJOR: Atomic<u32> = Atomic::new(0);
 /// The `edu` class (null: none).
-static CLASS: AtomicPtr<bindings::class> = AtomicPtr::new(core::ptr::null_mut());
+static CLASS: Atomic<*mut bindings::class> = Atomic::new(core::ptr::null_mut());
 
 const MINORBITS: u32 = 20;
 
@@ -56,7 +54,7 @@ impl Region {
             return Err(Error::from_errno(ret));
         }
         let major = ret as u32;
-        MAJOR.store(major, Ordering::Release);
+        MAJOR.store(major, Release);
         // INVARIANT: `__register_chrdev` succeeded for these arguments.
         Ok(Self { major, count, name })
     }
@@ -64,7 +62,7 @@ impl Region {
 
 impl Drop for Region {
     fn drop(&mut self) {
-        MAJOR.store(0, Ordering::Release);
+        MAJOR.store(0, Release);
         // SAFETY: By the type invariant, the region is registered with these arguments.
         unsafe {
             bindings::__unregister_chrdev(self.major, 0, self.count, self.name.as_char_ptr())
@@ -90,7 +88,7 @@ impl Class {
         // SAFETY: `name` is a valid, `'static` C string.
         let class = unsafe { bindings::class_create(name.as_char_ptr()) };
         let class = kernel::error::from_err_ptr(class)?;
-        CLASS.store(class, Ordering::Release);
+        CLASS.store(class, Release);
         // INVARIANT: `class_create` succeeded.
         Ok(Self(class))
     }
@@ -98,7 +96,7 @@ impl Class {
 
 impl Drop for Class {
     fn drop(&mut self) {
-        CLASS.store(core::ptr::null_mut(), Ordering::Release);
+        CLASS.store(core::ptr::null_mut(), Release);
         // SAFETY: By the type invariant, `self.0` came from `class_create`.
         unsafe { bindings::class_destroy(self.0) };
     }
@@ -125,8 +123,8 @@ impl Node {
     /// Must only be called while a [`Region`] and a [`Class`] are alive, which module init
     /// guarantees by registering the PCI driver after them and unregistering it first.
     pub(crate) fn create(parent: &device::Device, minor: u32) -> Result<Self> {
-        let major = MAJOR.load(Ordering::Acquire);
-        let class = CLASS.load(Ordering::Acquire);
+        let major = MAJOR.load(Acquire);
+        let class = CLASS.load(Acquire);
         if major == 0 || class.is_null() {
             return Err(ENODEV);
         }
@@ -167,6 +165,6 @@ impl Drop for Node {
 /// `inode` must be valid.
 pub(crate) unsafe fn iminor(inode: *const bindings::inode) -> u32 {
     // SAFETY: The caller guarantees `inode` is valid.
-    let rdev = unsafe { *addr_of_mut!((*inode.cast_mut()).i_rdev) };
+    let rdev = unsafe { *addr_of!((*inode).i_rdev) };
     rdev & ((1 << MINORBITS) - 1)
 }

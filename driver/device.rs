@@ -1,84 +1,90 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The state of one edu device and every operation on it.
+//! One bound edu device, as open files, sysfs and the interrupt handler see it.
 //!
-//! An [`EduDevice`] is reference counted: the binding, the interrupt handler, every open file and
-//! the sysfs lookup each hold a reference, so it can outlive the binding. Everything it reaches
-//! on the hardware is revocable: the BAR is a `Devres` (revoked when the binding ends), the DMA
-//! buffer is taken out by the binding's teardown, and `gone` turns every later call into
-//! `ENODEV`.
+//! An [`EduDevice`] is fully built by probe before anything can reach it: the BAR, the DMA
+//! buffer and the interrupt mode are fields, never "not yet". It is reference counted, so an open
+//! file can outlive the binding; what it reaches of the hardware is revocable, and the binding's
+//! teardown revokes it in ladder order (see `edu_main.rs`).
+//!
+//! # Commands and revocation
+//!
+//! Every command (liveness, factorial, raise, DMA) runs inside the *command slot*
+//! ([`EduDevice::command`]): one at a time per device. The slot is the one revocation point for
+//! process context. It opens when probe publishes the device and closes for good when
+//! [`EduDevice::revoke`] runs, which also wakes every waiter and waits until the command in
+//! flight has left. Waiting for the slot, for an interrupt or for the engine honours signals
+//! (`ERESTARTSYS`) and revocation (`ENODEV`), so nobody can make teardown wait without bound. No
+//! user memory is touched inside the slot.
+//!
+//! # Completions
+//!
+//! The interrupt handler records the bits it acknowledged in `pending` and wakes the waiters.
+//! Those bits only say "look again": an interrupt of an abandoned command can arrive late, so a
+//! command is complete only when the hardware says its unit is idle.
 //!
 //! # Locking
 //!
-//! - `cmd` (mutex) serialises commands: at most one factorial, liveness check, raise or DMA runs
-//!   on a device at a time. It owns the DMA buffer.
-//! - `events` (IRQ-safe spinlock) holds the interrupt bits seen by the handler and not yet
-//!   consumed; `wake` is signalled under it. Lock order: `cmd`, then `events`.
+//! `state` (IRQ-safe spinlock) holds the slot, the life cycle and the pending bits; `wake` is
+//! signalled under it. It is never held across a sleep other than the condition variable's own.
 
 use crate::{
+    hw::{
+        self,
+        Bar,
+        Dir, //
+    },
     irq::Mode,
     regs, //
-};
-use core::sync::atomic::{
-    AtomicBool,
-    AtomicU32,
-    AtomicU64,
-    Ordering, //
 };
 use kernel::{
     dma::Coherent,
     io::Io,
     new_condvar,
-    new_mutex,
     new_spinlock_irq,
     pci,
     prelude::*,
+    revocable::Revocable,
     sync::{
         aref::ARef,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Arc,
         CondVar,
         CondVarTimeoutResult,
-        Mutex,
-        SetOnce,
         SpinLockIrq, //
     },
     time::{
         delay::fsleep,
         msecs_to_jiffies,
-        Delta, //
-    },
-    uaccess::UserSlice, //
+        Delta,
+        Instant,
+        Monotonic, //
+    }, //
 };
 
-/// BAR0 as the driver maps it: the full 1 MiB, bounds-checked at compile time.
-pub(crate) type Bar0 = pci::DevresBar<{ regs::BAR0_SIZE }>;
+/// The mapped BAR0, revoked by the driver core when the binding ends.
+pub(crate) type DevresBar = pci::DevresBar<{ regs::BAR0_SIZE }>;
 
-/// The direction of a DMA transfer.
+/// Where a device is in its life.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Dir {
-    /// Device buffer to memory (a read).
-    ToRam,
-    /// Memory to device buffer (a write).
-    ToDevice,
+enum Life {
+    /// Built by probe, not yet reachable by callers.
+    Dormant,
+    /// Published: commands run.
+    Live,
+    /// Revoked (unbind, failed probe, or the device vanished): every call fails with `ENODEV`.
+    Gone,
 }
 
-/// How a command's completion is awaited.
-#[derive(Clone, Copy)]
-enum Completion {
-    /// Polling the status register (before the interrupt is set up).
-    Poll,
-    /// The device's interrupt.
-    Interrupt,
-}
-
-/// What the command lock protects.
-pub(crate) struct Cmd {
-    /// The coherent buffer the DMA engine copies through; `None` before the DMA step of probe and
-    /// after its teardown.
-    dma: Option<Coherent<[u8]>>,
-}
-
-/// Interrupt bits raised by the device and not yet consumed by a waiter.
-struct Events {
+/// What `state` protects.
+struct State {
+    life: Life,
+    /// A command holds the slot.
+    busy: bool,
+    /// Interrupt bits acknowledged by the handler and not consumed by a waiter.
     pending: u32,
 }
 
@@ -86,42 +92,74 @@ struct Events {
 ///
 /// # Invariants
 ///
-/// Once `gone` is set it is never cleared, and every operation fails with `ENODEV`.
+/// - `life` only moves forward: `Dormant`, `Live`, `Gone`.
+/// - While `busy` is set, exactly one [`Command`] exists, and only it programs the device.
 #[pin_data]
 pub(crate) struct EduDevice {
     pdev: ARef<pci::Device>,
-    bar: SetOnce<Bar0>,
+    bar: DevresBar,
+    /// The coherent buffer the DMA engine copies through; revoked (and freed) by the bus-master
+    /// step's undo, after bus mastering is off.
     #[pin]
-    cmd: Mutex<Cmd>,
+    dma: Revocable<Coherent<[u8]>>,
+    mode: Mode,
     #[pin]
-    events: SpinLockIrq<Events>,
+    state: SpinLockIrq<State>,
     #[pin]
     wake: CondVar,
-    gone: AtomicBool,
     /// Interrupts this device's handler has handled.
-    irq_count: AtomicU64,
-    /// `irq::Mode` in use, as `Mode as u32 + 1`; 0 before the interrupt step.
-    irq_mode: AtomicU32,
+    irq_count: Atomic<u64>,
     /// Result of the last factorial written through sysfs, `u64::MAX` if none.
-    last_factorial: AtomicU64,
-    /// Completion timeout in milliseconds.
-    timeout_ms: u32,
+    last_factorial: Atomic<u64>,
+    /// How long a command may take.
+    timeout: Delta,
+}
+
+/// The command slot, held: the one command running on the device. Dropping it frees the slot.
+pub(crate) struct Command<'a> {
+    dev: &'a EduDevice,
+}
+
+impl Drop for Command<'_> {
+    fn drop(&mut self) {
+        let mut st = self.dev.state.lock();
+        st.busy = false;
+        self.dev.wake.notify_all();
+    }
+}
+
+/// Fails with `ERESTARTSYS` if the current task has a signal pending.
+fn check_signal() -> Result {
+    if kernel::current!().signal_pending() {
+        Err(ERESTARTSYS)
+    } else {
+        Ok(())
+    }
 }
 
 impl EduDevice {
-    /// Creates the state for `pdev`, with nothing of the hardware attached yet.
-    pub(crate) fn new(pdev: ARef<pci::Device>, timeout_ms: u32) -> impl PinInit<Self, Error> {
+    /// The state of a device whose hardware probe has set up: BAR, DMA buffer, interrupt mode.
+    pub(crate) fn new(
+        pdev: ARef<pci::Device>,
+        bar: DevresBar,
+        dma: Coherent<[u8]>,
+        mode: Mode,
+        timeout_ms: u32,
+    ) -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             pdev,
-            bar: SetOnce::new(),
-            cmd <- new_mutex!(Cmd { dma: None }),
-            events <- new_spinlock_irq!(Events { pending: 0 }),
+            bar,
+            dma <- Revocable::new(dma),
+            mode,
+            state <- new_spinlock_irq!(State {
+                life: Life::Dormant,
+                busy: false,
+                pending: 0,
+            }),
             wake <- new_condvar!(),
-            gone: AtomicBool::new(false),
-            irq_count: AtomicU64::new(0),
-            irq_mode: AtomicU32::new(0),
-            last_factorial: AtomicU64::new(u64::MAX),
-            timeout_ms,
+            irq_count: Atomic::new(0),
+            last_factorial: Atomic::new(u64::MAX),
+            timeout: Delta::from_millis(timeout_ms.into()),
         }? Error)
     }
 
@@ -130,284 +168,302 @@ impl EduDevice {
         &self.pdev
     }
 
-    /// Attaches the mapped BAR0. It stays until the binding ends (`Devres` revokes it).
-    pub(crate) fn attach_bar(&self, bar: Bar0) -> Result {
-        if self.bar.populate(bar) {
-            Ok(())
-        } else {
-            Err(EBUSY)
-        }
-    }
-
-    /// Attaches the DMA buffer.
-    pub(crate) fn attach_dma(&self, buf: Coherent<[u8]>) {
-        self.cmd.lock().dma = Some(buf);
-    }
-
-    /// Detaches the DMA buffer, waiting for a running transfer first. A device that never stops
-    /// gets its buffer leaked rather than freed under it.
-    pub(crate) fn detach_dma(&self) {
-        let mut cmd = self.cmd.lock();
-        // Only a device that still answers and stays busy may still write the buffer.
-        let busy = self.wait_dma_idle() == Err(ETIMEDOUT);
-        if let Some(buf) = cmd.dma.take() {
-            if busy {
-                dev_err!(self.pdev, "DMA engine does not stop; leaking its buffer\n");
-                core::mem::forget(buf);
-            }
-        }
-    }
-
-    /// Records the interrupt mode in use.
-    pub(crate) fn set_irq_mode(&self, mode: Mode) {
-        self.irq_mode.store(mode as u32 + 1, Ordering::Relaxed);
-    }
-
     /// The interrupt mode in use.
-    pub(crate) fn irq_mode(&self) -> Option<Mode> {
-        match self.irq_mode.load(Ordering::Relaxed) {
-            1 => Some(Mode::Msi),
-            2 => Some(Mode::Intx),
-            _ => None,
-        }
+    pub(crate) fn irq_mode(&self) -> Mode {
+        self.mode
     }
 
     /// Interrupts handled so far.
     pub(crate) fn irq_count(&self) -> u64 {
-        self.irq_count.load(Ordering::Relaxed)
+        self.irq_count.load(Relaxed)
     }
 
-    /// Marks the device gone and wakes every waiter: blocked calls return `ENODEV`.
+    /// Opens the command slot: from now on callers reach the device.
+    pub(crate) fn publish(&self) {
+        let mut st = self.state.lock();
+        if st.life == Life::Dormant {
+            // INVARIANT: `Dormant` to `Live` is forward.
+            st.life = Life::Live;
+        }
+    }
+
+    /// Closes the command slot for good: wakes every waiter (they return `ENODEV`) and waits
+    /// until the command in flight, if any, has left. Afterwards no caller touches the device.
     pub(crate) fn revoke(&self) {
-        // INVARIANT: `gone` is only ever set.
-        self.gone.store(true, Ordering::SeqCst);
-        let _events = self.events.lock();
+        let mut st = self.state.lock();
+        // INVARIANT: `Gone` is the last state.
+        st.life = Life::Gone;
+        self.wake.notify_all();
+        while st.busy {
+            // Every wait in a command sees `Gone` and leaves; sleeps inside one are 1 ms polls.
+            self.wake.wait(&mut st);
+        }
+    }
+
+    /// Whether callers may use the device; `ENODEV` once revoked (or before publication).
+    pub(crate) fn check_live(&self) -> Result {
+        if self.state.lock().life == Life::Live {
+            Ok(())
+        } else {
+            Err(ENODEV)
+        }
+    }
+
+    /// Marks the device gone without waiting: for a device that vanished under a command.
+    fn vanished(&self) {
+        dev_err!(self.pdev, "device reads all-ones: treating it as removed\n");
+        let mut st = self.state.lock();
+        st.life = Life::Gone;
         self.wake.notify_all();
     }
 
-    /// Whether the device was revoked.
-    pub(crate) fn is_gone(&self) -> bool {
-        self.gone.load(Ordering::SeqCst)
+    /// Takes the command slot, waiting for the command in flight. Fails with `ENODEV` once the
+    /// device is revoked and `ERESTARTSYS` on a signal.
+    pub(crate) fn command(&self) -> Result<Command<'_>> {
+        let mut st = self.state.lock();
+        loop {
+            if st.life != Life::Live {
+                return Err(ENODEV);
+            }
+            if !st.busy {
+                // INVARIANT: The slot was free; this is now the only command.
+                st.busy = true;
+                return Ok(Command { dev: self });
+            }
+            if self.wake.wait_interruptible(&mut st) {
+                return Err(ERESTARTSYS);
+            }
+        }
     }
 
-    /// Runs `f` on BAR0 inside an RCU read section, whether or not the device was revoked:
-    /// `f` must not sleep. `None` once the mapping is gone.
-    fn bar_access<R>(&self, f: impl FnOnce(&pci::Bar<'_, { regs::BAR0_SIZE }>) -> R) -> Option<R> {
-        let guard = self.bar.as_ref()?.try_access()?;
-        Some(f(&guard))
+    /// Runs `f` on BAR0 inside the RCU section that guards it: `f` must not sleep. `ENODEV` once
+    /// the mapping is gone, or when `f` finds the device vanished.
+    fn with_bar<R>(&self, f: impl FnOnce(&Bar<'_>) -> Result<R>) -> Result<R> {
+        let r = match self.bar.try_access() {
+            Some(bar) => f(&bar),
+            None => Err(ENODEV),
+        };
+        if r.is_err()
+            && self.bar.try_access().map(|b| hw::read(&b, regs::IDENT)) == Some(Err(ENODEV))
+        {
+            self.vanished();
+        }
+        r
     }
 
-    /// Runs `f` on BAR0 for a caller: `ENODEV` once the device was revoked.
-    fn with_bar<R>(&self, f: impl FnOnce(&pci::Bar<'_, { regs::BAR0_SIZE }>) -> R) -> Result<R> {
-        if self.is_gone() {
-            return Err(ENODEV);
-        }
-        self.bar_access(f).ok_or(ENODEV)
-    }
-
-    /// Turns an all-ones read into removal: a vanished device reads all-ones everywhere, while a
-    /// live one never returns all-ones from `IDENT`.
-    fn check_value(&self, value: u32) -> Result<u32> {
-        if value != regs::ALL_ONES {
-            return Ok(value);
-        }
-        if self.with_bar(|b| b.read32(regs::IDENT))? == regs::ALL_ONES {
-            dev_err!(self.pdev, "device reads all-ones: treating it as removed\n");
-            self.revoke();
-            return Err(ENODEV);
-        }
-        Ok(value)
+    /// Runs `f` on BAR0 for the device's teardown, outside any RCU section: the binding is still
+    /// alive, so the mapping is too. `f` may sleep.
+    pub(crate) fn with_bound_bar<R>(
+        &self,
+        pdev: &pci::Device<kernel::device::Bound>,
+        f: impl FnOnce(&Bar<'_>) -> R,
+    ) -> Result<R> {
+        Ok(f(self.bar.access(pdev.as_ref())?))
     }
 
     /// The identification register.
     pub(crate) fn ident(&self) -> Result<u32> {
-        let v = self.with_bar(|b| b.read32(regs::IDENT))?;
-        self.check_value(v)
+        self.check_live()?;
+        self.with_bar(|b| hw::read(b, regs::IDENT))
     }
 
     /// Writes `x` to the liveness register and returns what the device gives back.
     pub(crate) fn liveness(&self, x: u32) -> Result<u32> {
-        let _cmd = self.cmd.lock();
-        let v = self.with_bar(|b| {
-            b.write32(x, regs::LIVENESS);
-            b.read32(regs::LIVENESS)
-        })?;
-        self.check_value(v)
-    }
-
-    /// Computes `n!` on the device by polling, for probe-time checks (no interrupt yet).
-    pub(crate) fn factorial_polled(&self, n: u32) -> Result<u32> {
-        self.compute_factorial(n, Completion::Poll)
+        let _cmd = self.command()?;
+        // `!0` is a correct answer to 0, so all-ones alone does not mean the device vanished.
+        self.with_bar(|b| {
+            b.try_write32(x, regs::LIVENESS)?;
+            let v = b.try_read32(regs::LIVENESS)?;
+            if v == regs::ALL_ONES && x != 0 {
+                hw::read(b, regs::IDENT)?;
+            }
+            Ok(v)
+        })
     }
 
     /// Computes `n!` on the device, completed by its interrupt.
     pub(crate) fn factorial(&self, n: u32) -> Result<u32> {
-        self.compute_factorial(n, Completion::Interrupt)
-    }
-
-    fn compute_factorial(&self, n: u32, how: Completion) -> Result<u32> {
         regs::factorial(n).ok_or(EOVERFLOW)?;
-        let _cmd = self.cmd.lock();
-        // An interrupted earlier call may have left a computation running.
-        self.wait_idle(regs::STATUS, regs::STATUS_COMPUTING)?;
-        let status = match how {
-            Completion::Poll => 0,
-            Completion::Interrupt => {
-                self.consume(regs::IRQ_FACTORIAL);
-                regs::STATUS_IRQ_ENABLE
-            }
-        };
+        let _cmd = self.command()?;
+        let deadline = self.deadline();
+        // A command abandoned by a signal or a timeout may have left the unit running.
+        self.poll_idle(hw::factorial_busy, deadline)?;
+        self.consume(regs::IRQ_FACTORIAL);
         self.with_bar(|b| {
-            b.write32(status, regs::STATUS);
-            b.write32(n, regs::FACTORIAL);
+            hw::start_factorial(b, n, true);
+            Ok(())
         })?;
-        match how {
-            Completion::Poll => self.wait_idle(regs::STATUS, regs::STATUS_COMPUTING)?,
-            Completion::Interrupt => self.wait_irq(regs::IRQ_FACTORIAL)?,
-        }
-        let v = self.with_bar(|b| b.read32(regs::FACTORIAL))?;
-        self.check_value(v)
+        self.wait_done(regs::IRQ_FACTORIAL, hw::factorial_busy, deadline)?;
+        self.with_bar(|b| hw::read(b, regs::FACTORIAL))
     }
 
     /// Computes `n!` and remembers it for the sysfs `factorial` file.
     pub(crate) fn store_factorial(&self, n: u32) -> Result {
         let v = self.factorial(n)?;
-        self.last_factorial.store(v.into(), Ordering::Relaxed);
+        self.last_factorial.store(v.into(), Relaxed);
         Ok(())
     }
 
     /// The factorial last computed through sysfs.
     pub(crate) fn last_factorial(&self) -> Option<u32> {
-        u32::try_from(self.last_factorial.load(Ordering::Relaxed)).ok()
+        u32::try_from(self.last_factorial.load(Relaxed)).ok()
     }
 
     /// Raises the device interrupt with `value` and returns once the handler has seen it.
+    ///
+    /// `EINVAL` for 0 and for values that overlap the completion bits of the factorial and the
+    /// DMA engine: a raised completion would be mistaken for a real one.
     pub(crate) fn raise(&self, value: u32) -> Result {
-        if value == 0 {
+        if value == 0 || value & (regs::IRQ_FACTORIAL | regs::IRQ_DMA) != 0 {
             return Err(EINVAL);
         }
-        let _cmd = self.cmd.lock();
+        let _cmd = self.command()?;
         self.consume(value);
-        self.with_bar(|b| b.write32(value, regs::IRQ_RAISE))?;
-        self.wait_irq(value)
-    }
-
-    /// Moves up to `len` bytes between `user` and the device buffer at `offset` with the DMA
-    /// engine. Returns the number of bytes moved, 0 at or past the end of the buffer.
-    pub(crate) fn dma(&self, dir: Dir, user: UserSlice, len: usize, offset: u64) -> Result<usize> {
-        let Some(n) = regs::dma_span(offset, len) else {
-            return match dir {
-                Dir::ToRam => Ok(0),
-                Dir::ToDevice => Err(ENOSPC),
-            };
-        };
-        if n == 0 {
-            return Ok(0);
-        }
-        let cmd = self.cmd.lock();
-        let buf = cmd.dma.as_ref().ok_or(ENODEV)?;
-        let (mut from_user, mut to_user) = user.reader_writer();
-        if dir == Dir::ToDevice {
-            // SAFETY: The engine is idle (every command is waited for under `cmd`, which we
-            // hold) and nobody else maps the buffer, so this is its only user until the command
-            // below starts.
-            from_user.read_slice(&mut unsafe { buf.as_mut() }[..n])?;
-        }
-        let (src, dst, flags) = match dir {
-            Dir::ToDevice => (buf.dma_address(), regs::DMA_BUF_ADDR + offset, 0),
-            Dir::ToRam => (
-                regs::DMA_BUF_ADDR + offset,
-                buf.dma_address(),
-                regs::DMA_CMD_TO_RAM,
-            ),
-        };
-        // The engine takes 32-bit writes to its 64-bit registers (zero-extended), and with the
-        // 28-bit DMA mask every address fits.
-        let src = u32::try_from(src).map_err(|_| EINVAL)?;
-        let dst = u32::try_from(dst).map_err(|_| EINVAL)?;
-        self.consume(regs::IRQ_DMA);
-        self.with_bar(|b| {
-            b.write32(src, regs::DMA_SRC);
-            b.write32(dst, regs::DMA_DST);
-            b.write32(n as u32, regs::DMA_COUNT);
-            b.write32(
-                regs::DMA_CMD_START | regs::DMA_CMD_IRQ | flags,
-                regs::DMA_CMD,
-            );
-        })?;
-        if let Err(e) = self.wait_irq(regs::IRQ_DMA) {
-            // Never hand the buffer to the next caller while the engine may still write it.
-            if self.wait_dma_idle().is_err() {
-                dev_err!(self.pdev, "DMA engine stuck: giving the device up\n");
-                self.revoke();
-            }
-            return Err(e);
-        }
-        if dir == Dir::ToRam {
-            // SAFETY: The transfer has completed and the engine is idle; we hold `cmd`.
-            to_user.write_slice(&unsafe { buf.as_ref() }[..n])?;
-        }
-        Ok(n)
-    }
-
-    /// Polls the DMA command register until the engine is idle.
-    fn wait_dma_idle(&self) -> Result {
-        self.wait_idle(regs::DMA_CMD, regs::DMA_CMD_START)
-    }
-
-    /// Polls register `reg` until `busy` clears, sleeping between reads, up to the timeout.
-    ///
-    /// Works after [`Self::revoke`] too, for teardown; `ENODEV` if the BAR is gone or the device
-    /// reads all-ones.
-    fn wait_idle(&self, reg: usize, busy: u32) -> Result {
-        let mut waited = 0;
+        self.with_bar(|b| b.try_write32(value, regs::IRQ_RAISE))?;
+        let deadline = self.deadline();
         loop {
-            let v = self.bar_access(|b| b.try_read32(reg)).ok_or(ENODEV)??;
-            if v == regs::ALL_ONES {
-                return Err(ENODEV);
-            }
-            if v & busy == 0 {
+            if self.wait_irq(value, deadline)? {
                 return Ok(());
             }
-            if waited >= self.timeout_ms {
+        }
+    }
+
+    /// Moves `data.len()` bytes (a span from [`regs::dma_span`]) between `data` and the device
+    /// buffer at `offset` with the DMA engine. `data` is a kernel buffer: the caller copies from
+    /// and to user memory outside the command slot.
+    pub(crate) fn dma(&self, dir: Dir, data: &mut [u8], offset: u64) -> Result {
+        let n = u32::try_from(data.len()).map_err(|_| EINVAL)?;
+        let _cmd = self.command()?;
+        let deadline = self.deadline();
+        // Never program an engine that is still running an abandoned transfer.
+        self.poll_idle(hw::dma_busy, deadline)?;
+        let addr = self
+            .dma
+            .try_access_with(|buf| {
+                if dir == Dir::ToDevice {
+                    // SAFETY: The engine is idle (polled above, with the slot held, so nobody
+                    // starts it) and the buffer is not mapped anywhere else.
+                    let dst = unsafe { buf.as_mut() };
+                    dst[..data.len()].copy_from_slice(data);
+                }
+                buf.dma_address()
+            })
+            .ok_or(ENODEV)?;
+        self.consume(regs::IRQ_DMA);
+        self.with_bar(|b| hw::start_dma(b, dir, addr, offset, n))?;
+        // On an error the engine may still run; the next command polls it idle first, and
+        // teardown turns bus mastering off before the buffer is freed.
+        self.wait_done(regs::IRQ_DMA, hw::dma_busy, deadline)?;
+        if dir == Dir::ToRam {
+            self.dma
+                .try_access_with(|buf| {
+                    // SAFETY: The transfer has completed and the engine is idle; we hold the
+                    // slot, so nobody starts it again while we copy.
+                    let src = unsafe { buf.as_ref() };
+                    data.copy_from_slice(&src[..data.len()]);
+                })
+                .ok_or(ENODEV)?;
+        }
+        Ok(())
+    }
+
+    /// Turns the device's interrupt sources off, lets the units finish and acknowledges
+    /// everything pending: after this the device raises no interrupt. For teardown; the command
+    /// slot is closed by now.
+    pub(crate) fn quiesce(&self, pdev: &pci::Device<kernel::device::Bound>) {
+        let r = self.with_bound_bar(pdev, |b| {
+            hw::interrupts_off(b);
+            let start = Instant::<Monotonic>::now();
+            // A transfer takes 100 ms; give a slow device the whole timeout, then acknowledge
+            // whatever it raised.
+            while (hw::factorial_busy(b) == Ok(true) || hw::dma_busy(b) == Ok(true))
+                && start.elapsed() < self.timeout
+            {
+                fsleep(Delta::from_millis(1));
+            }
+            let busy = hw::factorial_busy(b) == Ok(true) || hw::dma_busy(b) == Ok(true);
+            hw::ack(b);
+            busy
+        });
+        if r == Ok(true) {
+            dev_warn!(self.pdev, "device still busy at teardown\n");
+        }
+    }
+
+    /// The deadline of a command that starts now.
+    fn deadline(&self) -> Instant<Monotonic> {
+        Instant::<Monotonic>::now() + self.timeout
+    }
+
+    /// Polls until `busy` says the unit is idle, sleeping 1 ms between reads. `ETIMEDOUT` at
+    /// `deadline`; `ENODEV` and `ERESTARTSYS` as for [`Self::command`].
+    fn poll_idle(
+        &self,
+        busy: fn(&Bar<'_>) -> Result<bool>,
+        deadline: Instant<Monotonic>,
+    ) -> Result {
+        loop {
+            self.check_live()?;
+            if !self.with_bar(|b| busy(b))? {
+                return Ok(());
+            }
+            check_signal()?;
+            if deadline - Instant::<Monotonic>::now() <= Delta::ZERO {
                 return Err(ETIMEDOUT);
             }
             fsleep(Delta::from_millis(1));
-            waited += 1;
+        }
+    }
+
+    /// Waits for the interrupt `bit`, then trusts only the hardware: a wake-up whose unit is
+    /// still busy came from an earlier, abandoned command, and the wait goes on. A slow device
+    /// is not given up: on `ETIMEDOUT` it stays usable, and the next command waits for it first.
+    fn wait_done(
+        &self,
+        bit: u32,
+        busy: fn(&Bar<'_>) -> Result<bool>,
+        deadline: Instant<Monotonic>,
+    ) -> Result {
+        loop {
+            let woken = self.wait_irq(bit, deadline)?;
+            if !self.with_bar(|b| busy(b))? {
+                return Ok(());
+            }
+            if !woken {
+                return Err(ETIMEDOUT);
+            }
         }
     }
 
     /// Forgets interrupt bits `bits` left over from an earlier, abandoned command.
     fn consume(&self, bits: u32) {
-        self.events.lock().pending &= !bits;
+        self.state.lock().pending &= !bits;
     }
 
-    /// Waits until the handler has seen all of `bits`, consuming them.
-    ///
-    /// Fails with `ENODEV` if the device goes away, `ETIMEDOUT` after the timeout and `EINTR` on
-    /// a signal.
-    fn wait_irq(&self, bits: u32) -> Result {
-        let mut left = msecs_to_jiffies(self.timeout_ms);
-        let mut events = self.events.lock();
+    /// Waits until the handler has seen all of `bits` (consuming them) or `deadline` passes.
+    /// Returns whether the bits came. `ENODEV` when the device is revoked, `ERESTARTSYS` on a
+    /// signal.
+    fn wait_irq(&self, bits: u32, deadline: Instant<Monotonic>) -> Result<bool> {
+        let mut st = self.state.lock();
         loop {
-            if self.is_gone() {
+            if st.life != Life::Live {
                 return Err(ENODEV);
             }
-            if events.pending & bits == bits {
-                events.pending &= !bits;
-                return Ok(());
+            if st.pending & bits == bits {
+                st.pending &= !bits;
+                return Ok(true);
             }
-            match self.wake.wait_interruptible_timeout(&mut events, left) {
-                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
-                CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
-                CondVarTimeoutResult::Timeout => {
-                    return if events.pending & bits == bits {
-                        events.pending &= !bits;
-                        Ok(())
-                    } else {
-                        Err(ETIMEDOUT)
-                    };
-                }
+            let left = deadline - Instant::<Monotonic>::now();
+            if left <= Delta::ZERO {
+                return Ok(false);
+            }
+            let ms = u32::try_from(left.as_millis().max(1)).unwrap_or(u32::MAX);
+            match self
+                .wake
+                .wait_interruptible_timeout(&mut st, msecs_to_jiffies(ms))
+            {
+                CondVarTimeoutResult::Signal { .. } => return Err(ERESTARTSYS),
+                CondVarTimeoutResult::Woken { .. } | CondVarTimeoutResult::Timeout => {}
             }
         }
     }
@@ -415,14 +471,9 @@ impl EduDevice {
     /// The interrupt handler: acknowledges what the device raised and wakes the waiters.
     /// Returns whether the interrupt was this device's.
     pub(crate) fn handle_irq(&self) -> bool {
-        // Acknowledge even after `revoke`: a shared INTx line left asserted would storm.
-        let Some(status) = self.bar_access(|b| {
-            let status = b.read32(regs::IRQ_STATUS);
-            if status != 0 && status != regs::ALL_ONES {
-                b.write32(status, regs::IRQ_ACK);
-            }
-            status
-        }) else {
+        // Acknowledge after `revoke` too: a shared INTx line left asserted would storm. The
+        // quiesce step runs before the handler is freed, so nothing is raised after that.
+        let Some(status) = self.bar.try_access().map(|b| hw::ack(&b)) else {
             return false;
         };
         // Zero: another device on a shared line. All-ones: the device is gone; process context
@@ -430,12 +481,30 @@ impl EduDevice {
         if status == 0 || status == regs::ALL_ONES {
             return false;
         }
-        self.irq_count.fetch_add(1, Ordering::Relaxed);
-        let mut events = self.events.lock();
-        events.pending |= status;
+        self.irq_count.fetch_add(1, Relaxed);
+        let mut st = self.state.lock();
+        st.pending |= status;
         self.wake.notify_all();
-        drop(events);
+        drop(st);
         crate::listener::dispatch(status);
         true
+    }
+}
+
+/// The right to free a device's DMA buffer: dropping it revokes the buffer, waiting for an RCU
+/// grace period so that no copy into or out of it is still running, and frees it. Probe's
+/// bus-mastering step holds it behind the guard that turns bus mastering off.
+pub(crate) struct DmaBufferOwner(Arc<EduDevice>);
+
+impl DmaBufferOwner {
+    /// Takes over the freeing of `dev`'s DMA buffer.
+    pub(crate) fn new(dev: &Arc<EduDevice>) -> Self {
+        Self(dev.clone())
+    }
+}
+
+impl Drop for DmaBufferOwner {
+    fn drop(&mut self) {
+        self.0.dma.revoke();
     }
 }

@@ -1,27 +1,68 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * edu_client: a minimal user of the edu listener interface. It counts edu interrupt events and
- * counts any call that arrives after its exit began (there must be none).
+ * counts any call that arrives after it unregistered or after its exit began (there must be none).
  *
  *   /sys/module/edu_client/parameters/events   events seen
- *   /sys/module/edu_client/parameters/late     calls after exit began (always 0)
+ *   /sys/module/edu_client/parameters/late     calls after unregister returned or exit began
+ *   /sys/module/edu_client/parameters/detach   write 1: unregister now, while loaded
+ *   broken_detach=1 (load time)                 a positive control: "detach" skips the
+ *                                               unregister, so "late" must count
  */
 #include <linux/atomic.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/mutex.h>
 #include "include/edu_listener.h"
 
 static atomic_long_t events = ATOMIC_LONG_INIT(0);
 static atomic_long_t late = ATOMIC_LONG_INIT(0);
 static bool exiting;
+static bool detached;
 static int handle = -1;
+static DEFINE_MUTEX(handle_lock);
+
+static bool broken_detach;
+module_param(broken_detach, bool, 0444);
+MODULE_PARM_DESC(broken_detach, "Positive control: detach without unregistering");
 
 static void edu_client_event(void *ctx, u32 status)
 {
 	atomic_long_inc(&events);
-	if (READ_ONCE(exiting))
+	if (READ_ONCE(exiting) || READ_ONCE(detached))
 		atomic_long_inc(&late);
 }
+
+/*
+ * Unregisters the listener if it is registered; from here on no call may arrive. With
+ * for_real false (the broken_detach control) it only claims to have done so.
+ */
+static void edu_client_unregister(bool for_real)
+{
+	mutex_lock(&handle_lock);
+	if (handle >= 0 && for_real) {
+		edu_listener_unregister(handle);
+		handle = -1;
+	}
+	mutex_unlock(&handle_lock);
+	WRITE_ONCE(detached, true);
+}
+
+static int detach_set(const char *val, const struct kernel_param *kp)
+{
+	bool now;
+	int ret = kstrtobool(val, &now);
+
+	if (ret)
+		return ret;
+	if (now)
+		edu_client_unregister(!broken_detach);
+	return 0;
+}
+
+static const struct kernel_param_ops detach_ops = { .set = detach_set };
+module_param_cb(detach, &detach_ops, NULL, 0200);
+MODULE_PARM_DESC(detach, "Write 1 to unregister the listener now");
 
 static int counter_get(char *buf, const struct kernel_param *kp)
 {
@@ -47,7 +88,7 @@ static int __init edu_client_init(void)
 static void __exit edu_client_exit(void)
 {
 	WRITE_ONCE(exiting, true);
-	edu_listener_unregister(handle);
+	edu_client_unregister(true);
 	pr_info("edu_client: %ld events, %ld after exit began\n",
 		atomic_long_read(&events), atomic_long_read(&late));
 }

@@ -5,31 +5,42 @@
 //! Module init and probe each register their facilities one step at a time, in dependency order,
 //! and undo them in exact reverse order: on a failed step, on remove, and at module exit. The
 //! ladders are [`EduModule::init`] and [`EduDriver::probe`]; every step can be made to fail with
-//! the `fail_init`/`fail_probe` parameters (see [`ladder`]).
+//! the `fail_init`/`fail_probe` parameters (see [`ladder`]). Teardown has one mechanism: each
+//! step returns a guard whose `Drop` undoes it, and the guards are the fields of [`EduModule`]
+//! and [`EduBinding`], declared in reverse ladder order. There is no `unbind` special case:
+//! revoking the device is the undo of the "publish" step.
 
 use kernel::{
-    debugfs,
-    device::Core,
+    device::{
+        Bound,
+        Core, //
+    },
     dma::{
         Coherent,
         Device as _,
         DmaMask, //
     },
     driver,
+    io::{
+        poll::read_poll_timeout,
+        Io, //
+    },
     pci,
     prelude::*,
-    sync::{
-        aref::ARef,
-        Arc, //
-    }, //
+    str::CString,
+    sync::Arc,
+    time::Delta, //
 };
 
+mod calibrate;
 mod chrdev;
 mod device;
 mod file;
+mod hw;
 mod irq;
 mod ladder;
 mod listener;
+mod pci_ext;
 mod registry;
 // The register map and the uAPI are shared with userspace (crate `edu-regs`), where every item is
 // public API; the driver uses a subset.
@@ -63,6 +74,10 @@ module! {
             default: 0,
             description: "Fail step k of every probe with -ENOMEM (0: none)",
         },
+        fail_delay_ms: u32 {
+            default: 0,
+            description: "Pause this long before the injected failure (tests race it)",
+        },
         max_devices: u32 {
             default: 64,
             description: "Number of /dev/eduN minors to reserve",
@@ -74,34 +89,54 @@ module! {
     },
 }
 
-/// The module: device table, char device region, class, debugfs and PCI driver.
+/// The module's facilities, in the order module init registers them.
+///
+/// Fields are declared in teardown order (Rust drops fields top to bottom): the reverse of
+/// [`EduModule::init`].
 struct EduModule {
-    // Declared in teardown order (Rust drops fields top to bottom): the reverse of `init`.
     _driver: Pin<KBox<driver::Registration<pci::Adapter<EduDriver>>>>,
-    _calibrate: Pin<KBox<debugfs::File<ModulePtr>>>,
-    _debugfs: debugfs::Dir,
+    _debugfs: Option<calibrate::Debugfs>,
     _class: chrdev::Class,
     _region: chrdev::Region,
     _table: registry::Table,
 }
 
+/// Checks the module parameters: a bad value fails the load with `EINVAL` and says why, rather
+/// than making every probe fail later.
+fn check_parameters() -> Result {
+    let bad = |what: &str| {
+        pr_err!("invalid parameter: {}\n", what);
+        Err(EINVAL)
+    };
+    if module_parameters::irq_mode.value() > 2 {
+        return bad("irq_mode must be 0, 1 or 2");
+    }
+    if module_parameters::timeout_ms.value() == 0 {
+        return bad("timeout_ms must be at least 1");
+    }
+    if module_parameters::max_devices.value() == 0 {
+        return bad("max_devices must be at least 1");
+    }
+    Ok(())
+}
+
 impl kernel::Module for EduModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let mut ladder = Ladder::new("init", None, module_parameters::fail_init.value());
+        check_parameters()?;
+        let mut ladder = Ladder::new(
+            "init",
+            None,
+            module_parameters::fail_init.value(),
+            module_parameters::fail_delay_ms.value(),
+        );
 
-        let table = ladder.step("device table", || Ok(registry::init()))?;
+        let table = ladder.step("device table", registry::Table::init)?;
         let region = ladder.step("char device region", || {
             chrdev::Region::register(module_parameters::max_devices.value(), c"edu")
         })?;
         let class = ladder.step("device class", || chrdev::Class::create(c"edu"))?;
-        let (debugfs, calibrate) = ladder.step("debugfs", || {
-            let dir = debugfs::Dir::new(c"edu");
-            let file = KBox::pin_init(
-                dir.read_callback_file(c"calibrate", ModulePtr(module.as_ptr()), &calibrate_show),
-                GFP_KERNEL,
-            )?;
-            Ok((dir, file))
-        })?;
+        // Optional, as debugfs always is: a driver never fails for it.
+        let debugfs = ladder.optional("debugfs", || calibrate::Debugfs::new(module));
         // Last: probe can run the instant the driver is registered, and it needs all the above.
         let driver = ladder.step("pci driver", || {
             KBox::pin_init(driver::Registration::new(c"edu", module), GFP_KERNEL)
@@ -109,26 +144,12 @@ impl kernel::Module for EduModule {
 
         Ok(Self {
             _driver: driver,
-            _calibrate: calibrate,
             _debugfs: debugfs,
             _class: class,
             _region: region,
             _table: table,
         })
     }
-}
-
-/// This module, for the calibration's `try_module_get`.
-struct ModulePtr(*mut kernel::bindings::module);
-
-// SAFETY: A module pointer may be used from any thread.
-unsafe impl Send for ModulePtr {}
-// SAFETY: As above; it is never written.
-unsafe impl Sync for ModulePtr {}
-
-/// `/sys/kernel/debug/edu/calibrate`: each read measures guarded dispatch in the kernel.
-fn calibrate_show(module: &ModulePtr, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-    listener::calibrate(module.0, f)
 }
 
 /// The PCI driver.
@@ -158,93 +179,109 @@ kernel::pci_device_table!(
     [(EDU_ID, ())]
 );
 
-/// One bound device: the guards of the probe ladder.
+/// One bound device: the guards of the probe ladder, the only record of what to undo.
 ///
 /// Fields are declared in teardown order, the reverse of [`EduDriver::probe`]; Rust drops them
-/// top to bottom when the device is unbound. Steps 2 and 3 (enable, BAR) are device-managed and
-/// released by the driver core right after this struct is dropped, still in reverse order.
+/// top to bottom when the device is unbound or when probe fails after the last of them. Steps 1
+/// and 2 (enable, BAR) are device-managed and released by the driver core right after this
+/// struct is dropped, still in reverse order.
 struct EduBinding<'bound> {
     _sysfs: sysfs::Group<'bound>,
     _node: chrdev::Node,
+    _published: Published,
+    _quiet: Quiesce<'bound>,
+    _interrupt: irq::Interrupt<'bound>,
+    _dma: BusMastering<'bound>,
     _minor: registry::Minor,
-    _handler: irq::Handler<'bound>,
-    _vectors: irq::Vectors<'bound>,
-    _dma: DmaBuffer<'bound>,
+    _dev: Arc<EduDevice>,
+}
+
+/// The bus-mastering step. Its undo turns bus mastering off first, so the engine can no longer
+/// reach memory, and only then frees the DMA buffer (field order).
+struct BusMastering<'bound> {
+    _master: pci_ext::BusMaster<'bound>,
+    _buffer: device::DmaBufferOwner,
+}
+
+/// The interrupt-sources step. Its undo quiesces the device (interrupt sources off, units idle,
+/// everything acknowledged) while the handler is still there to see the last interrupts.
+struct Quiesce<'bound> {
+    pdev: &'bound pci::Device<Bound>,
     dev: Arc<EduDevice>,
 }
 
-/// Undoes the enable step: disables the device (device-managed, after the BAR is released).
-struct Disable(ARef<pci::Device>);
-
-impl Drop for Disable {
+impl Drop for Quiesce<'_> {
     fn drop(&mut self) {
-        // CAST: `pci::Device` is a transparent wrapper of `struct pci_dev`.
-        let raw = core::ptr::from_ref::<pci::Device>(&self.0)
-            .cast_mut()
-            .cast();
-        // SAFETY: The device was enabled in probe and is still bound (devres runs at unbind).
-        unsafe { kernel::bindings::pci_disable_device(raw) };
+        self.dev.quiesce(self.pdev);
     }
 }
 
-/// The DMA step: bus mastering and the coherent buffer, undone in reverse.
-struct DmaBuffer<'bound> {
-    pdev: &'bound pci::Device<kernel::device::Bound>,
+/// The publish step: the device is reachable by open, sysfs and its open files. Its undo makes
+/// it unreachable and revokes it: blocked callers return `ENODEV`, and the command in flight has
+/// left before anything else is undone. Unbind and a failed probe both go through it.
+struct Published {
+    minor: u32,
     dev: Arc<EduDevice>,
 }
 
-impl<'bound> DmaBuffer<'bound> {
-    fn setup(pdev: &'bound pci::Device<Core<'_>>, dev: &Arc<EduDevice>) -> Result<Self> {
-        // SAFETY: No DMA allocation or mapping of this device runs concurrently with probe.
-        unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<{ regs::DMA_ADDR_BITS }>())? };
-        let buf = Coherent::<u8>::zeroed_slice(pdev.as_ref(), regs::DMA_BUF_SIZE, GFP_KERNEL)?;
-        pdev.set_master();
-        dev.attach_dma(buf);
-        Ok(Self {
-            pdev,
+impl Published {
+    fn new(minor: &registry::Minor, dev: &Arc<EduDevice>) -> Self {
+        dev.publish();
+        registry::activate(minor, dev.clone());
+        Self {
+            minor: minor.get(),
             dev: dev.clone(),
-        })
+        }
     }
 }
 
-impl Drop for DmaBuffer<'_> {
+impl Drop for Published {
     fn drop(&mut self) {
-        self.dev.detach_dma();
-        // CAST: `pci::Device` is a transparent wrapper of `struct pci_dev`.
-        let raw = core::ptr::from_ref::<pci::Device<_>>(self.pdev)
-            .cast_mut()
-            .cast();
-        // SAFETY: The device is bound; bus mastering was enabled by `setup`.
-        unsafe { kernel::bindings::pci_clear_master(raw) };
+        registry::deactivate(self.minor);
+        self.dev.revoke();
     }
 }
 
-/// Interrupt types to try, from the `irq_mode` parameter.
-fn irq_modes() -> Result<&'static [irq::Mode]> {
+/// Interrupt types to try, from the `irq_mode` parameter (checked at load).
+fn irq_modes() -> &'static [irq::Mode] {
     match module_parameters::irq_mode.value() {
-        0 => Ok(&[irq::Mode::Msi, irq::Mode::Intx]),
-        1 => Ok(&[irq::Mode::Msi]),
-        2 => Ok(&[irq::Mode::Intx]),
-        _ => Err(EINVAL),
+        1 => &[irq::Mode::Msi],
+        2 => &[irq::Mode::Intx],
+        _ => &[irq::Mode::Msi, irq::Mode::Intx],
     }
 }
 
 /// Checks that the device answers like an edu: identification, liveness, a polled factorial.
-fn check_device(pdev: &pci::Device, dev: &EduDevice) -> Result {
-    let ident = dev.ident()?;
+fn check_device(pdev: &pci::Device, bar: &hw::Bar<'_>) -> Result {
+    let ident = hw::read(bar, regs::IDENT)?;
     if ident & regs::IDENT_MAGIC_MASK != regs::IDENT_MAGIC {
         dev_err!(pdev, "identification {:#010x} is not an edu's\n", ident);
         return Err(ENODEV);
     }
     for x in [0x5a5a_a5a5u32, 0] {
-        let got = dev.liveness(x)?;
+        bar.write32(x, regs::LIVENESS);
+        let got = bar.read32(regs::LIVENESS);
         if got != !x {
             dev_err!(pdev, "liveness check: wrote {:#x}, read {:#x}\n", x, got);
             return Err(ENODEV);
         }
     }
     let n = 5;
-    if Some(dev.factorial_polled(n)?) != regs::factorial(n) {
+    let timeout = Delta::from_millis(module_parameters::timeout_ms.value().into());
+    read_poll_timeout(
+        || hw::factorial_busy(bar),
+        |busy| !busy,
+        Delta::from_millis(1),
+        timeout,
+    )?;
+    hw::start_factorial(bar, n, false);
+    read_poll_timeout(
+        || hw::factorial_busy(bar),
+        |busy| !busy,
+        Delta::from_millis(1),
+        timeout,
+    )?;
+    if Some(hw::read(bar, regs::FACTORIAL)?) != regs::factorial(n) {
         dev_err!(pdev, "polled factorial of {} is wrong\n", n);
         return Err(ENODEV);
     }
@@ -266,39 +303,62 @@ impl pci::Driver for EduDriver {
             "probe",
             Some(pdev.as_ref()),
             module_parameters::fail_probe.value(),
+            module_parameters::fail_delay_ms.value(),
         );
-        let modes = irq_modes()?;
 
+        // Undone by devres after the binding is dropped, like the BAR below.
+        ladder.step("enable device", || pci_ext::enable(pdev))?;
+        let bar = ladder.step("map BAR0", || {
+            pdev.iomap_region_sized::<{ regs::BAR0_SIZE }>(0, c"edu")
+        })?;
+        ladder.step("check device", || check_device(pdev, &bar))?;
+        let buf = ladder.step("DMA buffer", || {
+            // SAFETY: No DMA allocation or mapping of this device runs concurrently with probe.
+            unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<{ regs::DMA_ADDR_BITS }>())? };
+            Coherent::<u8>::zeroed_slice(pdev.as_ref(), regs::DMA_BUF_SIZE, GFP_KERNEL)
+        })?;
+        let vectors = ladder.step("interrupt vectors", || {
+            irq::Vectors::alloc(pdev, irq_modes())
+        })?;
         let dev = ladder.step("device state", || {
             Arc::pin_init(
-                EduDevice::new(pdev.into(), module_parameters::timeout_ms.value()),
+                EduDevice::new(
+                    pdev.into(),
+                    bar.into_devres()?,
+                    buf,
+                    vectors.mode(),
+                    module_parameters::timeout_ms.value(),
+                ),
                 GFP_KERNEL,
             )
         })?;
-        // Undone by devres after the binding is dropped, like the BAR below.
-        ladder.step("enable device", || {
-            pdev.enable_device_mem()?;
-            kernel::devres::register(pdev.as_ref(), Disable(pdev.into()), GFP_KERNEL)
+        let minor = ladder.step("instance number", || {
+            registry::Minor::reserve(module_parameters::max_devices.value())
         })?;
-        ladder.step("map BAR0", || {
-            let bar = pdev.iomap_region_sized::<{ regs::BAR0_SIZE }>(0, c"edu")?;
-            dev.attach_bar(bar.into_devres()?)
-        })?;
-        ladder.step("check device", || check_device(pdev, &dev))?;
-        let dma = ladder.step("DMA buffer", || DmaBuffer::setup(pdev, &dev))?;
-        let vectors = ladder.step("interrupt vectors", || {
-            let vectors = irq::Vectors::alloc(pdev, modes)?;
-            dev.set_irq_mode(vectors.mode());
-            Ok(vectors)
+        let dma = ladder.step("bus mastering", || {
+            Ok(BusMastering {
+                _master: pci_ext::BusMaster::set(pdev),
+                _buffer: device::DmaBufferOwner::new(&dev),
+            })
         })?;
         // The handler can run as soon as it is requested: `dev` is complete by now.
-        let handler = ladder.step("interrupt handler", || {
-            irq::Handler::request(&vectors, dev.clone(), c"edu")
+        let interrupt = ladder.step("interrupt handler", || {
+            vectors.request(
+                dev.clone(),
+                CString::try_from_fmt(fmt!("edu{}", minor.get()))?,
+            )
         })?;
-        let minor = ladder.step("instance number", || {
-            registry::Minor::reserve(&dev, module_parameters::max_devices.value())
+        let quiet = ladder.step("interrupt sources", || {
+            // Forget what an earlier driver left pending; commands enable sources per command.
+            dev.with_bound_bar(pdev, hw::ack)?;
+            Ok(Quiesce {
+                pdev,
+                dev: dev.clone(),
+            })
         })?;
-        // `/dev/eduN` and the sysfs files can be used the instant they appear: last.
+        // From here on callers can reach the device, so everything below is undone after it.
+        let published = ladder.step("publish", || Ok(Published::new(&minor, &dev)))?;
+        // `/dev/eduN` and the sysfs files can be used the instant they appear.
         let node = ladder.step("char device", || {
             chrdev::Node::create(pdev.as_ref(), minor.get())
         })?;
@@ -306,24 +366,19 @@ impl pci::Driver for EduDriver {
 
         dev_info!(
             pdev,
-            "edu{}: ident {:#010x}, {} interrupts\n",
+            "edu{}: {} interrupts\n",
             minor.get(),
-            dev.ident()?,
-            vectors.mode().name()
+            dev.irq_mode().name()
         );
         Ok(EduBinding {
             _sysfs: sysfs,
             _node: node,
-            _minor: minor,
-            _handler: handler,
-            _vectors: vectors,
+            _published: published,
+            _quiet: quiet,
+            _interrupt: interrupt,
             _dma: dma,
-            dev,
+            _minor: minor,
+            _dev: dev,
         })
-    }
-
-    /// Runs before the binding is dropped: blocked callers return `ENODEV`, new ones too.
-    fn unbind<'bound>(_pdev: &'bound pci::Device<Core<'_>>, this: Pin<&Self::Data<'bound>>) {
-        this.dev.revoke();
     }
 }

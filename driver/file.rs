@@ -7,10 +7,8 @@
 
 use crate::{
     chrdev,
-    device::{
-        Dir,
-        EduDevice, //
-    },
+    device::EduDevice,
+    hw::Dir,
     registry,
     regs,
     uapi, //
@@ -40,7 +38,10 @@ pub(crate) static FOPS: Fops = Fops(bindings::file_operations {
     read: Some(read),
     write: Some(write),
     unlocked_ioctl: Some(ioctl),
-    compat_ioctl: Some(ioctl),
+    // Every ioctl takes a pointer to a `__u32`: the generic helper converts it with
+    // `compat_ptr()` for 32-bit callers.
+    #[cfg(CONFIG_COMPAT)]
+    compat_ioctl: Some(bindings::compat_ptr_ioctl),
     ..pin_init::zeroed()
 });
 
@@ -71,8 +72,8 @@ unsafe extern "C" fn open(inode: *mut bindings::inode, file: *mut bindings::file
     let Some(dev) = registry::by_minor(minor) else {
         return ENODEV.to_errno();
     };
-    if dev.is_gone() {
-        return ENODEV.to_errno();
+    if let Err(e) = dev.check_live() {
+        return e.to_errno();
     }
     // SAFETY: `file` is valid; the reference is released in `release`.
     unsafe { (*file).private_data = Arc::into_raw(dev).cast_mut().cast() };
@@ -93,8 +94,8 @@ unsafe extern "C" fn release(_inode: *mut bindings::inode, file: *mut bindings::
 /// Called by the VFS with a file opened by [`open`].
 unsafe extern "C" fn llseek(file: *mut bindings::file, offset: i64, whence: c_int) -> i64 {
     // SAFETY: Per the function's safety requirements.
-    if unsafe { device(file) }.is_gone() {
-        return ENODEV.to_errno().into();
+    if let Err(e) = unsafe { device(file) }.check_live() {
+        return e.to_errno().into();
     }
     // `fixed_size_llseek` fails with `EINVAL` outside [0, size].
     // SAFETY: `file` is valid.
@@ -139,16 +140,40 @@ unsafe fn transfer(
 ) -> isize {
     // SAFETY: Per the function's safety requirements.
     let (dev, offset) = unsafe { (device(file), *pos) };
-    let Ok(offset) = u64::try_from(offset) else {
-        return EINVAL.to_errno() as isize;
-    };
-    let user = UserSlice::new(UserPtr::from_ptr(buf), len);
-    let r = dev.dma(dir, user, len, offset);
+    let r = u64::try_from(offset)
+        .map_err(|_| EINVAL)
+        .and_then(|offset| dma_user(dev, dir, UserPtr::from_ptr(buf), len, offset));
     if let Ok(n) = r {
         // SAFETY: `pos` is valid.
         unsafe { *pos += n as i64 };
     }
     to_ssize(r)
+}
+
+/// `pread`/`pwrite` of `user` at `offset` through the DMA engine: up to the end of the device
+/// buffer, 0 at or past it for a read, `ENOSPC` there for a non-empty write. User memory is
+/// copied into and out of a kernel bounce buffer outside the device's command slot, so a user
+/// buffer that faults slowly delays only its own caller, never unbind.
+fn dma_user(dev: &EduDevice, dir: Dir, user: UserPtr, len: usize, offset: u64) -> Result<usize> {
+    if len == 0 {
+        return Ok(0);
+    }
+    let Some(n) = regs::dma_span(offset, len) else {
+        return match dir {
+            Dir::ToRam => Ok(0),
+            Dir::ToDevice => Err(ENOSPC),
+        };
+    };
+    let mut bounce = KVec::from_elem(0u8, n, GFP_KERNEL)?;
+    let (mut from_user, mut to_user) = UserSlice::new(user, n).reader_writer();
+    if dir == Dir::ToDevice {
+        from_user.read_slice(&mut bounce)?;
+    }
+    dev.dma(dir, &mut bounce, offset)?;
+    if dir == Dir::ToRam {
+        to_user.write_slice(&bounce)?;
+    }
+    Ok(n)
 }
 
 /// # Safety

@@ -4,8 +4,9 @@
 //!
 //! The kernel crate's `IrqVectorRegistration` lends its vectors only to borrowers of itself, so
 //! it cannot sit beside the handler it feeds in one driver struct. These two small types keep the
-//! same guarantees with owned values: the handler registration holds a strong reference to the
-//! device state it runs on, and the driver struct drops the handler before the vectors.
+//! same guarantees with owned values: [`Vectors::request`] consumes the vectors into the
+//! [`Interrupt`] registration, which frees the handler before them, and the registration holds a
+//! strong reference to the device state its handler runs on.
 
 use crate::device::EduDevice;
 use core::ptr::from_ref;
@@ -14,6 +15,7 @@ use kernel::{
     device::Bound,
     pci,
     prelude::*,
+    str::CString,
     sync::Arc, //
 };
 
@@ -98,42 +100,24 @@ impl Drop for Vectors<'_> {
     }
 }
 
-/// A requested interrupt line whose handler is [`EduDevice::handle_irq`].
-///
-/// # Invariants
-///
-/// `cookie` comes from `Arc::into_raw` and is the `dev_id` of a handler registered on `irq`;
-/// both are released only in `drop`, handler first.
-pub(crate) struct Handler<'bound> {
-    irq: u32,
-    cookie: *const EduDevice,
-    _vectors: core::marker::PhantomData<&'bound ()>,
-}
-
-// SAFETY: The registration can be released from any thread; the cookie is an `Arc`.
-unsafe impl Send for Handler<'_> {}
-// SAFETY: `Handler` offers no method through `&self`.
-unsafe impl Sync for Handler<'_> {}
-
-impl<'bound> Handler<'bound> {
-    /// Requests vector 0 of `vectors` for `dev`. The handler may run before this returns (a
-    /// shared INTx line, or `CONFIG_DEBUG_SHIRQ`), so `dev` must be complete already.
-    pub(crate) fn request(
-        vectors: &Vectors<'bound>,
-        dev: Arc<EduDevice>,
-        name: &'static CStr,
-    ) -> Result<Self> {
+impl<'bound> Vectors<'bound> {
+    /// Requests vector 0 for `dev`, named `name` in `/proc/interrupts`, and gives the vectors to
+    /// the registration, which frees the handler before them: the compiler keeps that order. On
+    /// failure the vectors are freed too. The handler may run before this returns (a shared INTx
+    /// line, or `CONFIG_DEBUG_SHIRQ`), so `dev` must be complete already.
+    pub(crate) fn request(self, dev: Arc<EduDevice>, name: CString) -> Result<Interrupt<'bound>> {
         // CAST: `IRQF_*` are small `u32` flags; `request_irq` takes them as `unsigned long`.
-        let flags = match vectors.mode {
+        let flags = match self.mode {
             Mode::Intx => bindings::IRQF_SHARED as c_ulong,
             Mode::Msi => 0,
         };
         let cookie = Arc::into_raw(dev);
-        // SAFETY: `handle` matches `irq_handler_t`; `cookie` stays valid until `free_irq` in
-        // `drop` has returned, after which no handler runs.
+        // SAFETY: `handle` matches `irq_handler_t`; `cookie` and `name` (a heap string that does
+        // not move with `Interrupt`) stay valid until `free_irq` in `drop` has returned, after
+        // which no handler runs and the IRQ core has forgotten the name.
         let ret = unsafe {
             bindings::request_irq(
-                vectors.irq,
+                self.irq,
                 Some(handle),
                 flags,
                 name.as_char_ptr(),
@@ -145,20 +129,40 @@ impl<'bound> Handler<'bound> {
             drop(unsafe { Arc::from_raw(cookie) });
             return Err(Error::from_errno(ret));
         }
-        // INVARIANT: The handler is registered with `cookie` as `dev_id`.
-        Ok(Self {
-            irq: vectors.irq,
+        // INVARIANT: The handler is registered on vector 0 of `vectors` with `cookie`.
+        Ok(Interrupt {
             cookie,
-            _vectors: core::marker::PhantomData,
+            _name: name,
+            vectors: self,
         })
     }
 }
 
-impl Drop for Handler<'_> {
+/// A requested interrupt line whose handler is [`EduDevice::handle_irq`], with the vectors it
+/// runs on.
+///
+/// # Invariants
+///
+/// `cookie` comes from `Arc::into_raw` and is the `dev_id` of a handler registered on
+/// `vectors.irq` under the name `_name`; the handler is freed in `drop`, before `vectors` (a
+/// field, dropped after `drop` returns) frees the vectors.
+pub(crate) struct Interrupt<'bound> {
+    cookie: *const EduDevice,
+    /// The name in `/proc/interrupts`; the IRQ core keeps a pointer to it.
+    _name: CString,
+    vectors: Vectors<'bound>,
+}
+
+// SAFETY: The registration can be released from any thread; the cookie is an `Arc`.
+unsafe impl Send for Interrupt<'_> {}
+// SAFETY: `Interrupt` offers no method through `&self`.
+unsafe impl Sync for Interrupt<'_> {}
+
+impl Drop for Interrupt<'_> {
     fn drop(&mut self) {
         // SAFETY: By the type invariant the handler is registered with this cookie. `free_irq`
         // waits for running handlers, so none runs once it returns.
-        unsafe { bindings::free_irq(self.irq, self.cookie.cast_mut().cast()) };
+        unsafe { bindings::free_irq(self.vectors.irq, self.cookie.cast_mut().cast()) };
         // SAFETY: By the type invariant `cookie` came from `Arc::into_raw`, and no handler can
         // use it any more.
         drop(unsafe { Arc::from_raw(self.cookie) });
@@ -167,9 +171,10 @@ impl Drop for Handler<'_> {
 
 /// # Safety
 ///
-/// Only called by the IRQ core with the `dev_id` registered in [`Handler::request`].
+/// Only called by the IRQ core with the `dev_id` registered in [`Vectors::request`].
 unsafe extern "C" fn handle(_irq: c_int, cookie: *mut c_void) -> bindings::irqreturn_t {
-    // SAFETY: `cookie` is the `Arc` pointer of a live registration (type invariant of `Handler`).
+    // SAFETY: `cookie` is the `Arc` pointer of a live registration (type invariant of
+    // `Interrupt`).
     let dev = unsafe { &*cookie.cast::<EduDevice>() };
     if dev.handle_irq() {
         bindings::irqreturn::IRQ_HANDLED

@@ -15,16 +15,7 @@
 #[path = "../callback-core/src/dispatch.rs"]
 mod dispatch;
 
-use core::{
-    fmt,
-    sync::atomic::{
-        AtomicBool,
-        AtomicIsize,
-        AtomicPtr,
-        AtomicU64,
-        Ordering, //
-    },
-};
+use core::fmt;
 use dispatch::{
     Gate,
     Owner,
@@ -33,6 +24,17 @@ use dispatch::{
 use kernel::{
     bindings,
     prelude::*,
+    sync::{
+        atomic::{
+            Acquire,
+            Atomic,
+            Full,
+            Relaxed,
+            Release, //
+        },
+        barrier::smp_mb,
+    },
+    task::might_sleep,
     time::{
         delay::fsleep,
         Delta,
@@ -51,13 +53,13 @@ pub(crate) const MAX_LISTENERS: usize = 4;
 /// While a slot holding this owner is active, `module` is a module that has not finished its
 /// exit (the registering module unregisters before its exit returns).
 pub(crate) struct ModuleOwner {
-    module: AtomicPtr<bindings::module>,
+    module: Atomic<*mut bindings::module>,
 }
 
 impl ModuleOwner {
     const fn new() -> Self {
         Self {
-            module: AtomicPtr::new(core::ptr::null_mut()),
+            module: Atomic::new(core::ptr::null_mut()),
         }
     }
 }
@@ -67,12 +69,12 @@ impl ModuleOwner {
 unsafe impl Owner for ModuleOwner {
     fn try_get(&self) -> bool {
         // SAFETY: By the type invariant the module has not finished exiting.
-        unsafe { bindings::try_module_get(self.module.load(Ordering::Relaxed)) }
+        unsafe { bindings::try_module_get(self.module.load(Relaxed)) }
     }
 
     fn put(&self) {
         // SAFETY: Balances a successful `try_get`.
-        unsafe { bindings::module_put(self.module.load(Ordering::Relaxed)) }
+        unsafe { bindings::module_put(self.module.load(Relaxed)) }
     }
 }
 
@@ -80,15 +82,30 @@ const SHARDS: usize = 16;
 
 /// One counter on its own cache line.
 #[repr(align(64))]
-struct Shard(AtomicIsize);
+struct Shard(Atomic<isize>);
 
 /// A gate of per-CPU counters in the spirit of `percpu_ref`: a get increments the counter of the
 /// CPU it runs on and then checks `dead`; revocation sets `dead`; drained means the counters sum
 /// to zero. A task may migrate between get and put, so single counters can go negative; only
-/// the sum means anything. Either a getter sees `dead`, or the revoker sees its increment
-/// (store-buffering with sequentially consistent operations).
+/// the sum means anything.
+///
+/// # Ordering (Linux kernel memory model)
+///
+/// Get and revoke form the store-buffering pattern: the getter writes its counter and then
+/// reads `dead`, the revoker writes `dead` and then reads the counters. The increment is a fully
+/// ordered RMW (`Full`: `smp_mb()` before and after it), and `revoke` issues `smp_mb()` between
+/// its store and every later read of the counters; with a full barrier on both sides the LKMM
+/// forbids both sides reading the old value, so either the getter sees `dead` or the revoker
+/// sees the increment. Acquire loads alone would not do: they do not order an earlier store
+/// against a later load (arm64's `ldapr`, riscv's `ld; fence r,rw`). The put is a release and
+/// the counters are read with acquire, so the call a put ends happens before `drained()` sees the
+/// counters sum to zero.
+///
+/// # Invariants
+///
+/// The sum of the counters is the number of successful gets not yet put.
 pub(crate) struct CpuGate {
-    dead: AtomicBool,
+    dead: Atomic<bool>,
     shards: [Shard; SHARDS],
 }
 
@@ -96,59 +113,58 @@ impl CpuGate {
     /// An open gate with no references.
     pub(crate) const fn new() -> Self {
         Self {
-            dead: AtomicBool::new(false),
-            shards: [const { Shard(AtomicIsize::new(0)) }; SHARDS],
+            dead: Atomic::new(false),
+            shards: [const { Shard(Atomic::new(0)) }; SHARDS],
         }
     }
 
-    fn shard(&self) -> &AtomicIsize {
+    fn shard(&self) -> &Atomic<isize> {
         // SAFETY: Always safe to call; the value is only a hint of where to count.
         let cpu = unsafe { bindings::raw_smp_processor_id() } as usize;
         &self.shards[cpu % SHARDS].0
     }
 }
 
-// SAFETY: See the type's documentation: SeqCst increment-then-check against SeqCst
-// store-then-sum gives the Gate guarantees; `put` is a release, `drained` sums with acquire.
+// SAFETY: See the type's documentation: a fully ordered increment before the check of `dead`,
+// against a store of `dead` followed by `smp_mb()` before the sum, gives the Gate guarantees;
+// `put` is a release, `drained` sums with acquire.
 unsafe impl Owner for CpuGate {
     fn try_get(&self) -> bool {
         let shard = self.shard();
-        shard.fetch_add(1, Ordering::SeqCst);
-        if self.dead.load(Ordering::SeqCst) {
-            shard.fetch_sub(1, Ordering::Release);
+        shard.fetch_add(1, Full);
+        if self.dead.load(Relaxed) {
+            shard.fetch_sub(1, Release);
             return false;
         }
         true
     }
 
     fn put(&self) {
-        self.shard().fetch_sub(1, Ordering::Release);
+        self.shard().fetch_sub(1, Release);
     }
 }
 
 // SAFETY: Only the owning slot calls these (the gate is a private field of `Slot`).
 unsafe impl Gate for CpuGate {
     fn revoke(&self) {
-        self.dead.store(true, Ordering::SeqCst);
+        self.dead.store(true, Relaxed);
+        // Orders the store before every later read of the counters (see the type's docs).
+        smp_mb(Full);
     }
 
     fn drained(&self) -> bool {
-        self.shards
-            .iter()
-            .map(|s| s.0.load(Ordering::Acquire))
-            .sum::<isize>()
-            == 0
+        self.shards.iter().map(|s| s.0.load(Acquire)).sum::<isize>() == 0
     }
 
     fn reinstate(&self) {
-        self.dead.store(false, Ordering::Release);
+        self.dead.store(false, Release);
     }
 }
 
 /// A C listener: function and context, written while its slot is reserved.
 pub(crate) struct Listener {
-    func: AtomicPtr<c_void>,
-    ctx: AtomicPtr<c_void>,
+    func: Atomic<*mut c_void>,
+    ctx: Atomic<*mut c_void>,
 }
 
 /// The C callback type: `void (*)(void *ctx, u32 status)`.
@@ -157,19 +173,19 @@ pub(crate) type CFunc = unsafe extern "C" fn(*mut c_void, u32);
 impl Listener {
     const fn new() -> Self {
         Self {
-            func: AtomicPtr::new(core::ptr::null_mut()),
-            ctx: AtomicPtr::new(core::ptr::null_mut()),
+            func: Atomic::new(core::ptr::null_mut()),
+            ctx: Atomic::new(core::ptr::null_mut()),
         }
     }
 }
 
 fn call_listener(l: &'static Listener, status: u32) {
-    let func = l.func.load(Ordering::Relaxed);
+    let func = l.func.load(Relaxed);
     // SAFETY: `func` was stored from a non-null `CFunc` before the slot was activated (the
     // activation's release publishes it), and the owner reference keeps its module alive.
     let func = unsafe { core::mem::transmute::<*mut c_void, CFunc>(func) };
     // SAFETY: Calling the registered callback with its own context, as registered.
-    unsafe { func(l.ctx.load(Ordering::Relaxed), status) };
+    unsafe { func(l.ctx.load(Relaxed), status) };
 }
 
 type ListenerSlot = Slot<CpuGate, ModuleOwner, Listener>;
@@ -177,12 +193,24 @@ type ListenerSlot = Slot<CpuGate, ModuleOwner, Listener>;
 static SLOTS: [ListenerSlot; MAX_LISTENERS] = [const { Slot::new(CpuGate::new()) }; MAX_LISTENERS];
 static OWNERS: [ModuleOwner; MAX_LISTENERS] = [const { ModuleOwner::new() }; MAX_LISTENERS];
 static LISTENERS: [Listener; MAX_LISTENERS] = [const { Listener::new() }; MAX_LISTENERS];
+/// Registrations so far, per slot: a handle carries the generation of its registration, so a
+/// stale or doubled unregister finds a newer generation and is refused.
+static GENERATIONS: [Atomic<u32>; MAX_LISTENERS] = [const { Atomic::new(0) }; MAX_LISTENERS];
+
+/// Bits of a handle that name the slot; the generation is above them.
+const SLOT_BITS: u32 = 8;
+/// Generations wrap within what keeps a handle a positive `int`.
+const GENERATION_MASK: u32 = (1 << (31 - SLOT_BITS)) - 1;
 
 /// Calls every registered listener with `status`. Any context, including hard IRQ.
 pub(crate) fn dispatch(status: u32) {
     for slot in &SLOTS {
-        // `NotRegistered` is the normal answer for an empty slot or a module on its way out.
-        let _ = slot.dispatch(status);
+        // An empty slot costs one load. The protocol itself runs only for a slot that looks
+        // active; one that is being activated right now is simply not registered yet.
+        if slot.is_active() {
+            // `NotRegistered` is the normal answer for a module on its way out.
+            let _ = slot.dispatch(status);
+        }
     }
 }
 
@@ -191,6 +219,9 @@ pub(crate) fn dispatch(status: u32) {
 /// Returns a handle (>= 0) for [`edu_listener_unregister`], `-EINVAL` for a null function or
 /// owner, `-EBUSY` when all slots are taken. The callback runs in hard-IRQ context and must not
 /// sleep. The owner must call [`edu_listener_unregister`] before its exit returns.
+///
+/// `owner` is trusted to be the caller's own `THIS_MODULE`: this is a C entry point, and C has
+/// no way to prove it.
 #[no_mangle]
 pub(crate) extern "C" fn edu_listener_register(
     func: Option<CFunc>,
@@ -208,24 +239,40 @@ pub(crate) extern "C" fn edu_listener_register(
             continue;
         };
         // Nobody reads these until the activation below publishes them.
-        LISTENERS[i]
-            .func
-            .store(func as *mut c_void, Ordering::Relaxed);
-        LISTENERS[i].ctx.store(ctx, Ordering::Relaxed);
-        OWNERS[i].module.store(owner, Ordering::Relaxed);
+        LISTENERS[i].func.store(func as *mut c_void, Relaxed);
+        LISTENERS[i].ctx.store(ctx, Relaxed);
+        OWNERS[i].module.store(owner, Relaxed);
+        // The slot is ours until it is unregistered, so nobody else moves its generation now.
+        let generation = GENERATIONS[i].load(Relaxed) & GENERATION_MASK;
         reservation.activate(call_listener, &LISTENERS[i], &OWNERS[i]);
-        return i as c_int;
+        return ((generation << SLOT_BITS) | i as u32) as c_int;
     }
     EBUSY.to_errno()
 }
 
 /// Unregisters the listener `handle`. When it returns, no call is in flight and none will start.
-/// Sleeps: process context only. Returns 0, or `-EINVAL` for a handle that is not registered.
+/// Sleeps: process context only; called from a callback (hard IRQ) it is reported by
+/// `might_sleep()` instead of waiting for itself forever. Returns 0, or `-EINVAL` for a handle
+/// that is not registered: a stale or doubled unregister never removes a newer registration.
 #[no_mangle]
 pub(crate) extern "C" fn edu_listener_unregister(handle: c_int) -> c_int {
-    let Some(slot) = usize::try_from(handle).ok().and_then(|i| SLOTS.get(i)) else {
+    might_sleep();
+    let Ok(handle) = u32::try_from(handle) else {
         return EINVAL.to_errno();
     };
+    let i = (handle & ((1 << SLOT_BITS) - 1)) as usize;
+    let generation = handle >> SLOT_BITS;
+    let (Some(slot), Some(current)) = (SLOTS.get(i), GENERATIONS.get(i)) else {
+        return EINVAL.to_errno();
+    };
+    if !slot.is_active() {
+        return EINVAL.to_errno();
+    }
+    // Only the holder of the current generation moves it on, and only once.
+    let next = (generation + 1) & GENERATION_MASK;
+    if current.cmpxchg(generation, next, Full).is_err() {
+        return EINVAL.to_errno();
+    }
     match slot.unregister(|| fsleep(Delta::from_micros(100))) {
         Ok(()) => 0,
         Err(_) => EINVAL.to_errno(),
@@ -235,11 +282,11 @@ pub(crate) extern "C" fn edu_listener_unregister(handle: c_int) -> c_int {
 /// Iterations of each calibration loop.
 pub(crate) const CALIBRATION_CALLS: u64 = 1_000_000;
 
-static CALIBRATION_SINK: AtomicU64 = AtomicU64::new(0);
+static CALIBRATION_SINK: Atomic<u64> = Atomic::new(0);
 
 #[inline(never)]
 fn calibration_callback(_ctx: &'static (), event: u32) {
-    CALIBRATION_SINK.fetch_add(event.into(), Ordering::Relaxed);
+    CALIBRATION_SINK.add(u64::from(event), Relaxed);
 }
 
 /// Times `CALIBRATION_CALLS` runs of `f` and returns tenths of a nanosecond per call.
@@ -259,7 +306,7 @@ pub(crate) fn calibrate(module: *mut bindings::module, f: &mut fmt::Formatter<'_
     static OWNER: ModuleOwner = ModuleOwner::new();
     static GATE: CpuGate = CpuGate::new();
     static SLOT: Slot<CpuGate, ModuleOwner, ()> = Slot::new(CpuGate::new());
-    OWNER.module.store(module, Ordering::Relaxed);
+    OWNER.module.store(module, Relaxed);
     let cb = core::hint::black_box(calibration_callback as fn(&'static (), u32));
 
     let plain = time_per_call(|| cb(&(), 1));

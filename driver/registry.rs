@@ -1,55 +1,79 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The table of bound devices: instance numbers (`/dev/eduN`) and lookups for open and sysfs.
+//! The table of instance numbers (`/dev/eduN`), in two phases: probe reserves a number early and
+//! activates it when it publishes the device; open and sysfs find only active devices.
 
 use crate::device::EduDevice;
 use kernel::{
     device,
     prelude::*,
-    sync::Arc, //
+    sync::{
+        atomic::{
+            Atomic,
+            Full, //
+        },
+        Arc, //
+    }, //
 };
 
-kernel::sync::global_lock! {
-    // SAFETY: `init` is called once, in module init, before the PCI driver is registered.
-    unsafe(uninit) static DEVICES: Mutex<KVec<Option<Arc<EduDevice>>>> = KVec::new();
+/// One instance number.
+enum Entry {
+    Free,
+    /// Reserved by a probe that has not published its device yet.
+    Reserved,
+    Active(Arc<EduDevice>),
 }
+
+kernel::sync::global_lock! {
+    // SAFETY: `Table::init` is the only caller of `init`, and calls it at most once (`CLAIMED`),
+    // before anything else here can run: every other function needs a `Minor` or runs from open
+    // or sysfs, which exist only after module init created the table.
+    unsafe(uninit) static DEVICES: Mutex<KVec<Entry>> = KVec::new();
+}
+
+/// Set by the first [`Table::init`].
+static CLAIMED: Atomic<bool> = Atomic::new(false);
 
 /// The table's lifetime: it is emptied and its memory freed when this is dropped.
 pub(crate) struct Table(());
 
-/// Initialises the table. Must be called exactly once, before any other function here.
-pub(crate) fn init() -> Table {
-    // SAFETY: Called once from module init, before anything can use the table.
-    unsafe { DEVICES.init() };
-    Table(())
+impl Table {
+    /// Initialises the table, once per module load: `EBUSY` on a second call.
+    pub(crate) fn init() -> Result<Self> {
+        if CLAIMED.xchg(true, Full) {
+            return Err(EBUSY);
+        }
+        // SAFETY: `CLAIMED` lets only the first call get here.
+        unsafe { DEVICES.init() };
+        Ok(Table(()))
+    }
 }
 
 impl Drop for Table {
     fn drop(&mut self) {
-        // The PCI driver is unregistered by now, so every slot is empty; free the vector.
+        // The PCI driver is unregistered by now, so every entry is free; free the vector.
         drop(core::mem::take(&mut *DEVICES.lock()));
     }
 }
 
-/// A reserved instance number, bound to one device until dropped.
+/// A reserved instance number, held until dropped.
 pub(crate) struct Minor(u32);
 
 impl Minor {
-    /// Reserves the lowest free number below `max` for `dev`.
-    pub(crate) fn reserve(dev: &Arc<EduDevice>, max: u32) -> Result<Self> {
+    /// Reserves the lowest free number below `max`.
+    pub(crate) fn reserve(max: u32) -> Result<Self> {
         let mut table = DEVICES.lock();
-        let free = table.iter().position(Option::is_none);
-        let n = match free {
+        let n = match table.iter().position(|e| matches!(e, Entry::Free)) {
             Some(n) => n,
             None => {
-                table.push(None, GFP_KERNEL)?;
+                table.push(Entry::Free, GFP_KERNEL)?;
                 table.len() - 1
             }
         };
         if n >= max as usize {
             return Err(ENOSPC);
         }
-        table[n] = Some(dev.clone());
+        table[n] = Entry::Reserved;
         Ok(Self(n as u32))
     }
 
@@ -61,24 +85,38 @@ impl Minor {
 
 impl Drop for Minor {
     fn drop(&mut self) {
-        let mut table = DEVICES.lock();
-        if let Some(slot) = table.get_mut(self.0 as usize) {
-            *slot = None;
+        if let Some(e) = DEVICES.lock().get_mut(self.0 as usize) {
+            *e = Entry::Free;
         }
     }
 }
 
-/// The device bound to instance number `minor`.
-pub(crate) fn by_minor(minor: u32) -> Option<Arc<EduDevice>> {
-    DEVICES.lock().get(minor as usize)?.clone()
+/// Makes `dev` reachable under the reserved number `minor`.
+pub(crate) fn activate(minor: &Minor, dev: Arc<EduDevice>) {
+    if let Some(e) = DEVICES.lock().get_mut(minor.0 as usize) {
+        *e = Entry::Active(dev);
+    }
 }
 
-/// The device whose PCI device is `dev`.
+/// Makes the device under `minor` unreachable again; the number stays reserved.
+pub(crate) fn deactivate(minor: u32) {
+    if let Some(e) = DEVICES.lock().get_mut(minor as usize) {
+        *e = Entry::Reserved;
+    }
+}
+
+/// The active device with instance number `minor`.
+pub(crate) fn by_minor(minor: u32) -> Option<Arc<EduDevice>> {
+    match DEVICES.lock().get(minor as usize)? {
+        Entry::Active(dev) => Some(dev.clone()),
+        _ => None,
+    }
+}
+
+/// The active device whose PCI device is `dev`.
 pub(crate) fn by_device(dev: &device::Device) -> Option<Arc<EduDevice>> {
-    DEVICES
-        .lock()
-        .iter()
-        .flatten()
-        .find(|d| core::ptr::eq(d.pdev().as_ref(), dev))
-        .cloned()
+    DEVICES.lock().iter().find_map(|e| match e {
+        Entry::Active(d) if core::ptr::eq(d.pdev().as_ref(), dev) => Some(d.clone()),
+        _ => None,
+    })
 }

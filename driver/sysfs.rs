@@ -52,8 +52,7 @@ fn show_ident(dev: &EduDevice, w: &mut PageWriter<'_>) -> Result {
 }
 
 fn show_irq_mode(dev: &EduDevice, w: &mut PageWriter<'_>) -> Result {
-    let mode = dev.irq_mode().ok_or(ENODEV)?;
-    writeln!(w, "{}", mode.name()).map_err(|_| EINVAL)
+    writeln!(w, "{}", dev.irq_mode().name()).map_err(|_| EINVAL)
 }
 
 fn show_irq_count(dev: &EduDevice, w: &mut PageWriter<'_>) -> Result {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Configures and builds the test kernel out of tree, into a cache directory keyed by kernel
-# version, config fragment and toolchain. A stamped build is reused as it is.
+# Configures and builds the test kernel out of tree with clang (KASAN with Rust needs it), into a
+# cache directory keyed by kernel version, config fragment and toolchain. A stamped build is
+# reused as it is.
 # Usage: build-kernel.sh SRC CACHE FRAGMENT LLVM_VERSION; prints the build directory.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -9,20 +10,26 @@ export PATH=$CACHE/bindgen/bin:$PATH LIBCLANG_PATH=/usr/lib/llvm-$LLVM/lib
 JOBS=${JOBS:-$(nproc)}
 
 ver=$(basename "$(readlink -f "$SRC")")
-key=$( { cat "$FRAGMENT"; rustc --version; bindgen --version; gcc --version | head -n1; } | sha256sum | cut -c1-12)
+key=$( { cat "$FRAGMENT"; rustc --version; bindgen --version; "clang-$LLVM" --version | head -n1; } |
+	sha256sum | cut -c1-12)
 BUILD=$CACHE/build/$ver-$key
 
 kmake() {
-	make -C "$SRC" O="$BUILD" ARCH=x86_64 -j"$JOBS" "$@"
+	make -C "$SRC" O="$BUILD" ARCH=x86_64 LLVM=-"$LLVM" -j"$JOBS" "$@"
 }
 
-# Every CONFIG line of the fragment must be in .config exactly: merge_config only warns.
+# Every CONFIG line of the fragment, and every "# CONFIG_X is not set", must be in .config
+# exactly: merge_config only warns.
 verify_config() {
-	local bad=0 line
+	local bad=0 line opt
 	while IFS= read -r line; do
-		case $line in CONFIG_*) ;; *) continue ;; esac
+		case $line in
+		CONFIG_*) opt=${line%%=*} ;;
+		"# CONFIG_"*" is not set") opt=${line#\# } opt=${opt%% *} ;;
+		*) continue ;;
+		esac
 		if ! grep -qxF "$line" "$BUILD/.config"; then
-			echo "missing from .config: $line (got: $(grep "^${line%%=*}=" "$BUILD/.config" || echo unset))"
+			echo "missing from .config: $line (got: $(grep -E "^$opt=|^# $opt is not set" "$BUILD/.config" || echo unset))"
 			bad=1
 		fi
 	done <"$FRAGMENT"

@@ -7,7 +7,7 @@ CACHE=$1
 LLVM=$2
 
 PACKAGES=(build-essential flex bison bc libelf-dev libssl-dev kmod cpio xz-utils python3
-	busybox-static "clang-$LLVM" "libclang1-$LLVM" "libclang-$LLVM-dev" "llvm-$LLVM")
+	busybox-static "clang-$LLVM" "libclang1-$LLVM" "libclang-$LLVM-dev" "llvm-$LLVM" "lld-$LLVM")
 # QEMU comes from bookworm-backports: bookworm's 7.2 edu model aborts on a full 4096-byte DMA.
 QEMU_PKG=qemu-system-x86
 QEMU_MIN_MAJOR=10

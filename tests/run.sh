@@ -10,7 +10,10 @@
 #
 # A scenario is tests/scenarios/NAME.sh: a guest shell script whose "# qemu:" header lines give
 # the QEMU devices and "# append:" lines extra kernel arguments. It reports checks as
-# "PASS: name" / "FAIL: name (why)" lines (tests/guest/lib.sh).
+# "PASS: name" / "FAIL: name (why)" lines (tests/guest/lib.sh) on the results channel (the
+# guest's second serial port, target/guest/NAME.out); the kernel console goes to NAME.log. A run
+# passes only if every check passed, the script reached its end and exited 0, the guest powered
+# off in time, and the kernel log shows no splat.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/qemu/lib.sh"
@@ -62,48 +65,86 @@ host_tests() {
 	total_fail=$((total_fail + failed))
 }
 
-# guest NAME: boots scenario NAME and judges its log.
+# judge RC LOG OUT: prints why a guest run failed, one reason per line, nothing if it passed.
+# RC is QEMU's exit status (124: killed by the timeout), LOG the kernel console, OUT the results
+# channel (tests/guest/lib.sh, qemu/init).
+judge() {
+	local rc=$1 log=$2 out=$3 status
+	[ "$rc" -eq 124 ] && echo "timeout: the guest ran longer than ${guest_timeout}s"
+	grep -q '^GUEST-DONE' "$log" || echo "no power-off: the guest did not reach its end (qemu status $rc)"
+	grep -q '^SCENARIO-END$' "$out" || echo "early stop: the script did not reach its end"
+	status=$(sed -n 's/^=== scenario .* exit \([0-9]*\)$/\1/p' "$out")
+	[ "${status:-none}" = 0 ] || echo "exit status: the script exited ${status:-without a status}"
+	grep -E "$SPLATS" "$log" | sort -u | head -n 5 | sed 's/^/kernel log shows: /'
+	grep '^FAIL: ' "$out" | sed 's/^/check: /'
+	grep -q -E '^(PASS|FAIL): ' "$out" || echo "no check ran"
+}
+
+# guest NAME: boots scenario NAME and judges it. A scenario with "# control: VARIANT REGEX"
+# header lines is a positive control: it is booted once per line with control=VARIANT, and
+# passes only if the judge fails it for a reason matching REGEX.
 guest() {
-	local name=$1 file=$top/tests/scenarios/$1.sh log=$logdir/$1.log
+	local name=$1 file=$top/tests/scenarios/$1.sh
 	[ -f "$file" ] || { failures+=("$name: no such scenario"); total_fail=$((total_fail + 1)); return; }
-	local qargs append t0 rc
+	local qargs append
 	qargs=$(sed -n 's/^# qemu: //p' "$file" | tr '\n' ' ')
 	append=$(sed -n 's/^# append: //p' "$file" | tr '\n' ' ')
-	t0=$(date +%s.%N)
-	echo "==> scenario $name"
-	# shellcheck disable=SC2086
-	if [ $show -eq 1 ]; then
-		GUEST_APPEND="$append ${GUEST_APPEND:-}" timeout "$guest_timeout" \
-			"$top/qemu/boot.sh" "$KERNEL" "$INITRD" "$name" $qargs </dev/null 2>&1 |
-			tr -d '\r' | tee "$log"
-		rc=${PIPESTATUS[0]}
+	if grep -q '^# control: ' "$file"; then
+		local variant regex
+		while read -r variant regex; do
+			boot_and_judge "$name" "$name.$variant" "$append control=$variant" "$qargs" "$regex"
+		done < <(sed -n 's/^# control: //p' "$file")
 	else
-		GUEST_APPEND="$append ${GUEST_APPEND:-}" timeout "$guest_timeout" \
-			"$top/qemu/boot.sh" "$KERNEL" "$INITRD" "$name" $qargs </dev/null 2>&1 |
-			tr -d '\r' >"$log"
-		rc=${PIPESTATUS[0]}
-		grep -E '^(PASS|FAIL): ' "$log"
+		boot_and_judge "$name" "$name" "$append" "$qargs" ""
 	fi
-	local passed failed
-	passed=$(grep -c '^PASS: ' "$log")
-	failed=$(grep -c '^FAIL: ' "$log")
-	if [ "$rc" -eq 124 ] || ! grep -q '^GUEST-DONE' "$log"; then
-		failed=$((failed + 1))
-		failures+=("$name: guest did not power off (qemu status $rc, timeout ${guest_timeout}s)")
+}
+
+# boot_and_judge SCENARIO LABEL APPEND QEMU_ARGS EXPECT: one guest run, logs under LABEL.
+boot_and_judge() {
+	local name=$1 label=$2 append=$3 qargs=$4 expect=$5
+	local log=$logdir/$label.log out=$logdir/$label.out t0 rc tailer=
+	t0=$(date +%s.%N)
+	echo "==> scenario $label"
+	: >"$out"
+	if [ $show -eq 1 ]; then
+		tail -n +1 -f "$out" | tr -d '\r' &
+		tailer=$!
 	fi
-	local splat
-	splat=$(grep -E "$SPLATS" "$log" | head -n 3)
-	if [ -n "$splat" ]; then
-		failed=$((failed + 1))
-		failures+=("$name: kernel log shows: $(echo "$splat" | head -n 1)")
+	# shellcheck disable=SC2086
+	RESULTS=$out GUEST_APPEND="$append ${GUEST_APPEND:-}" timeout "$guest_timeout" \
+		"$top/qemu/boot.sh" "$KERNEL" "$INITRD" "$name" $qargs </dev/null 2>&1 |
+		tr -d '\r' >"$log"
+	rc=${PIPESTATUS[0]}
+	if [ -n "$tailer" ]; then
+		sleep 0.2
+		kill "$tailer" 2>/dev/null
+		wait "$tailer" 2>/dev/null
 	fi
-	if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then
-		failed=1
-		failures+=("$name: no check ran")
+	sed -i 's/\r$//' "$out"
+	[ $show -eq 1 ] || grep -E '^(PASS|FAIL): ' "$out"
+	local passed failed reasons
+	passed=$(grep -c '^PASS: ' "$out")
+	failed=$(grep -c '^FAIL: ' "$out")
+	reasons=$(judge "$rc" "$log" "$out")
+	if [ -n "$expect" ]; then
+		# A positive control: the harness must fail this run, for the expected reason.
+		if echo "$reasons" | grep -qE "$expect"; then
+			echo "PASS: control $label: the harness failed it for: $(echo "$reasons" | grep -E "$expect" | head -n 1)"
+			passed=1 failed=0
+		else
+			echo "FAIL: control $label: want a failure matching '$expect', got: ${reasons:-none}"
+			failures+=("$label: control did not fire (want '$expect'; got: $(echo "${reasons:-none}" | head -n 1))")
+			passed=0 failed=1
+		fi
+	else
+		# Every reason fails the run; failed checks are already counted.
+		local extra
+		extra=$(echo "$reasons" | grep -v -e '^check: ' -e '^$' | wc -l)
+		failed=$((failed + extra))
+		while read -r l; do [ -n "$l" ] && failures+=("$label: $l"); done <<<"$reasons"
 	fi
-	while read -r l; do failures+=("$name: $l"); done < <(grep '^FAIL: ' "$log")
-	printf '<== scenario %s: %d passed, %d failed (%.1fs, log %s)\n' "$name" "$passed" "$failed" \
-		"$(echo "$(date +%s.%N) - $t0" | bc)" "${log#"$top"/}"
+	printf '<== scenario %s: %d passed, %d failed (%.1fs, logs %s, %s)\n' "$label" "$passed" \
+		"$failed" "$(echo "$(date +%s.%N) - $t0" | bc)" "${log#"$top"/}" "${out#"$top"/}"
 	total_pass=$((total_pass + passed))
 	total_fail=$((total_fail + failed))
 }

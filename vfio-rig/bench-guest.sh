@@ -8,7 +8,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 : "${KERNEL:?KERNEL must name the guest kernel}" "${INITRD:?INITRD must name the initramfs}"
 "$top/tests/run.sh" --no-host bench_guest
 status=$?
-log=${GUEST_LOG_DIR:-$top/target/guest}/bench_guest.log
+log=${GUEST_LOG_DIR:-$top/target/guest}/bench_guest.out
 out=$top/target/bench/guest.md
 mkdir -p "$(dirname "$out")"
 table=$(sed -n '/^=== edu-rig-bench table/,/^=== end/p' "$log" 2>/dev/null | sed '1d;$d')

@@ -26,6 +26,8 @@ for bdf in "$@"; do
 	check "$p: ioctl RAISE 0x1000" eductl $dev raise 0x1000
 	check "$p: irq_count grew after RAISE" test "$(cat $sys/irq_count)" -gt "$before"
 	check_err "$p: ioctl RAISE 0 is EINVAL" EINVAL eductl $dev raise 0
+	check_err "$p: ioctl RAISE of the factorial completion bit is EINVAL" EINVAL eductl $dev raise 0x1
+	check_err "$p: ioctl RAISE of the DMA completion bit is EINVAL" EINVAL eductl $dev raise 0x101
 	check_err "$p: unknown ioctl nr is ENOTTY" ENOTTY eductl $dev ioctl 0xc0044563
 	check_err "$p: unknown ioctl magic is ENOTTY" ENOTTY eductl $dev ioctl 0x80045801
 	for op in ident liveness factorial raise; do
@@ -66,7 +68,7 @@ for bdf in "$@"; do
 	check_err "$p: sysfs ident is read-only" EACCES write_file $sys/ident 1
 	irq=$(cat $sys/irq)
 	check "$p: /proc/interrupts has edu on IRQ $irq ($WANT_TYPE)" sh -c \
-		"grep -E '^ *$irq:.*$WANT_TYPE.* edu\$' /proc/interrupts"
+		"grep -E '^ *$irq:.*$WANT_TYPE.* edu[0-9]+\$' /proc/interrupts"
 	check "$p: /proc/iomem has the edu region" grep -q ': edu$' /proc/iomem
 	n=$((n + 1))
 done
@@ -106,7 +108,7 @@ check_eq "rebound device is /dev/edu1 again" 0x010000ed eductl /dev/edu1 ident
 
 check "rmmod edu" unload
 check "no /dev/edu* after rmmod" sh -c "! ls /dev/edu* 2>/dev/null"
-check "no edu interrupt after rmmod" sh -c "! grep -q ' edu\$' /proc/interrupts"
+check "no edu interrupt after rmmod" sh -c "! grep -qE ' edu[0-9]*\$' /proc/interrupts"
 for bdf in $(edu_bdfs); do
 	check "device $bdf disabled after rmmod" test "$(cat /sys/bus/pci/devices/$bdf/enable)" = 0
 done

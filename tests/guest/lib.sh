@@ -1,11 +1,18 @@
 # Guest test library, sourced by every scenario. Each check prints one line, "PASS: name" or
-# "FAIL: name (why)"; the host harness counts them from the serial log. Checks never stop the
-# scenario: later checks still run and report. Helpers keep their variables local, so a
-# scenario's own variables are never overwritten.
+# "FAIL: name (why)", on the results channel (qemu/init); the host harness counts them. Checks
+# never stop the scenario: later checks still run and report. Every scenario ends with
+# `scenario_end`: a script that stops before it fails, whatever its checks said. Helpers keep
+# their variables local, so a scenario's own variables are never overwritten.
 
 EDU_KO=/lib/modules/edu.ko
 
 pass() { echo "PASS: $1"; }
+
+# scenario_end: the last line of every scenario; the harness fails a run without it.
+scenario_end() {
+	echo SCENARIO-END
+	exit 0
+}
 fail() { echo "FAIL: $1${2:+ ($2)}"; }
 
 # check NAME CMD...: CMD must exit 0.
@@ -96,6 +103,15 @@ unload() {
 	fi
 }
 
+# listener_detach_check LABEL [DEV]: the loaded edu_client unregisters at run time; interrupts
+# raised on DEV (default /dev/edu0) afterwards must not reach it.
+listener_detach_check() {
+	local p=/sys/module/edu_client/parameters i
+	check "$1: edu_client detaches" sh -c "echo 1 >$p/detach"
+	for i in 1 2 3 4 5; do eductl "${2:-/dev/edu0}" raise 0x1000 >/dev/null; done
+	check_eq "$1: no listener call after its unregister returned" 0 cat $p/late
+}
+
 # edu_bdfs: the PCI addresses of every edu device, one per line.
 edu_bdfs() {
 	local d
@@ -114,17 +130,24 @@ wait_for() {
 	[ -e "$1" ]
 }
 
-# kmemleak_check NAME: fails NAME if kmemleak finds anything (waits out its minimum object age).
+# kmemleak_check NAME: fails NAME if kmemleak finds anything (waits out its minimum object age),
+# if kmemleak is missing or disabled, or if a scan fails.
 kmemleak_check() {
-	if [ ! -w /sys/kernel/debug/kmemleak ]; then
+	local f=/sys/kernel/debug/kmemleak leaks
+	if [ ! -w $f ]; then
 		fail "$1" "kmemleak not available"
 		return
 	fi
-	local leaks
 	sleep 6
-	echo scan >/sys/kernel/debug/kmemleak
-	echo scan >/sys/kernel/debug/kmemleak
-	leaks=$(cat /sys/kernel/debug/kmemleak)
+	# kmemleak refuses "scan" with EPERM once it is disabled (by "off" or by an internal error).
+	if ! { echo scan >$f && echo scan >$f; } 2>/dev/null; then
+		fail "$1" "kmemleak scan failed: kmemleak is disabled"
+		return
+	fi
+	if ! leaks=$(cat $f); then
+		fail "$1" "cannot read the kmemleak report"
+		return
+	fi
 	if [ -z "$leaks" ]; then
 		pass "$1"
 	else
@@ -143,7 +166,7 @@ kmemleak_reset() {
 assert_clean() {
 	local b
 	check "$1: no /dev/edu*" sh -c "! ls /dev/edu* 2>/dev/null"
-	check "$1: no edu line in /proc/interrupts" sh -c "! grep -q ' edu\$' /proc/interrupts"
+	check "$1: no edu line in /proc/interrupts" sh -c "! grep -q ' edu[0-9]*\$' /proc/interrupts"
 	check "$1: no edu region in /proc/iomem" sh -c "! grep -q ': edu\$' /proc/iomem"
 	for b in $(edu_bdfs); do
 		check "$1: $b has no sysfs attributes" test ! -e /sys/bus/pci/devices/$b/ident

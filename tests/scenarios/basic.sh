@@ -18,3 +18,4 @@ check_eq "ioctl IDENT after rebind" 0x010000ed eductl /dev/edu0 ident
 check "rmmod edu" unload
 check "device disabled after rmmod" test "$(cat /sys/bus/pci/devices/$bdf/enable)" = 0
 kmemleak_check "kmemleak clean"
+scenario_end

@@ -19,3 +19,4 @@ t1=$(uptime_s)
 echo "edu-rig-bench took $(awk "BEGIN { print $t1 - $t0 }") s"
 check_eq "edu-rig-bench exit status" 0 echo $rc
 check "unbind from vfio-pci" from_vfio $vb
+scenario_end

@@ -21,3 +21,4 @@ echo "--- DMA through the device buffer"
 echo "pwrite 4 bytes at 0: $(eductl /dev/edu0 pwrite 0 cafef00d)"
 echo "pread 4 bytes at 0: $(eductl /dev/edu0 pread 0 4)"
 check "rmmod edu" unload
+scenario_end

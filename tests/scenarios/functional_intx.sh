@@ -2,3 +2,4 @@
 # shares the line with other devices (and CONFIG_DEBUG_SHIRQ fires the handler spuriously).
 # qemu: -device edu -device edu
 IRQ_MODE=2 WANT_MODE=intx WANT_TYPE=IO-APIC . /tests/functional.sh
+scenario_end

@@ -1,3 +1,4 @@
 # The full user-visible contract on two edu devices with MSI only (irq_mode=1).
 # qemu: -device edu -device edu
 IRQ_MODE=1 WANT_MODE=msi WANT_TYPE=PCI-MSI . /tests/functional.sh
+scenario_end

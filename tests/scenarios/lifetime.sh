@@ -41,7 +41,7 @@ check "blocked ioctl caller got ENODEV" grep -q "error: ENODEV" /tmp/ioctl
 check_err "IDENT on the open file after unbind" ENODEV eductl fd:3 ident
 check_err "LIVENESS on the open file after unbind" ENODEV eductl fd:3 liveness 1
 check_err "FACTORIAL on the open file after unbind" ENODEV eductl fd:3 factorial 3
-check_err "RAISE on the open file after unbind" ENODEV eductl fd:3 raise 1
+check_err "RAISE on the open file after unbind" ENODEV eductl fd:3 raise 0x1000
 check_err "pread on the open file after unbind" ENODEV eductl fd:3 pread 0 4
 check_err "pwrite on the open file after unbind" ENODEV eductl fd:3 pwrite 0 00
 check_err "lseek on the open file after unbind" ENODEV eductl fd:3 seek 0 set
@@ -54,3 +54,4 @@ check_eq "rebound device DMA works" c0ffee00 sh -c \
 	"eductl /dev/edu0 pwrite 16 c0ffee00 >/dev/null && eductl /dev/edu0 pread 16 4"
 check "rmmod" unload
 kmemleak_check "kmemleak clean"
+scenario_end

@@ -17,6 +17,9 @@ check "edu_client saw the 5 raised interrupts" sh -c "test \$(cat $ev) -ge 5"
 check_err "rmmod edu while edu_client uses it is refused" EAGAIN unload
 check_eq "edu works after the refused rmmod" 0x010000ed eductl /dev/edu0 ident
 check "rmmod edu_client" unload_client
+check "insmod edu_client again" load_client
+listener_detach_check "run-time unregister"
+check "rmmod the detached edu_client" unload_client
 
 # The storm: two processes raise interrupts as fast as they can while the client comes and goes.
 eductl /dev/edu0 hammer 3600 >/tmp/h1 2>&1 &
@@ -45,3 +48,4 @@ cat /sys/kernel/debug/edu/calibrate | tee /tmp/cal
 check_eq "calibration reports four variants" 4 sh -c "grep -cE ' [0-9]+\.[0-9]  [0-9]+\.[0-9]+x$' /tmp/cal"
 check "rmmod edu" unload
 kmemleak_check "kmemleak clean"
+scenario_end

@@ -23,3 +23,4 @@ check_eq "DMA after the cycles" 0123456789abcdef sh -c \
 	"eductl /dev/edu0 pwrite 0 0123456789abcdef >/dev/null && eductl /dev/edu0 pread 0 8"
 check "rmmod" unload
 kmemleak_check "kmemleak clean"
+scenario_end

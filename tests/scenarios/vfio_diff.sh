@@ -55,3 +55,4 @@ same "pread 4 at 100" pread 100 4
 check "unbind from vfio-pci" from_vfio $vb
 check "rmmod" unload
 kmemleak_check "kmemleak clean"
+scenario_end

@@ -45,3 +45,4 @@ check_err "fail-step 9 is EINVAL" EINVAL edu-rig --fail-step 9 $bdf info
 check_eq "factorial by interrupt after all of it" 5040 edu-rig --irq intx $bdf factorial 7
 check "unbind from vfio-pci" from_vfio $bdf
 kmemleak_check "kmemleak clean"
+scenario_end

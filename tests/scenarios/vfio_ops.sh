@@ -52,3 +52,4 @@ check_err "a device not on vfio-pci is ENODEV" ENODEV edu-rig 0000:00:00.0 ident
 check "no DMAR fault in the kernel log" sh -c "! dmesg | grep -q 'DMAR: \[DMA'"
 check "unbind from vfio-pci" from_vfio $bdf
 kmemleak_check "kmemleak clean"
+scenario_end

@@ -62,3 +62,4 @@ echo "| kernel driver: unbind + bind | 200 | $(field bind_median_ms /tmp/kcycles
 echo "| VFIO rig: remove + probe (MSI) | $(field cycles /tmp/race.msi) | $(us_to_ms $(field probe_median_us /tmp/race.msi)) | $(us_to_ms $(field remove_median_us /tmp/race.msi)) | 2 threads, callback-core port | $(field calls_ok /tmp/race.msi) | $(field calls_refused /tmp/race.msi) |"
 echo "=== end"
 kmemleak_check "kmemleak clean"
+scenario_end

@@ -66,3 +66,4 @@ check "bind the rescanned $bdf to vfio-pci" to_vfio $bdf
 check_eq "the rescanned device works" 0x010000ed edu-rig $bdf ident
 check "unbind from vfio-pci" from_vfio $bdf
 kmemleak_check "kmemleak clean"
+scenario_end

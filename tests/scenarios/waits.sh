@@ -14,3 +14,4 @@ check_eq "fast commands still complete" 3628800 eductl /dev/edu0 factorial 10
 check "the device was not given up" sh -c "! dmesg | grep -q 'giving the device up'"
 check "rmmod" unload
 kmemleak_check "kmemleak clean"
+scenario_end

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * edu_break: deliberate bugs, one per value of the "bug" parameter, for the harness's positive
+ * controls (tests/scenarios/controls.sh). Each must be reported by the kernel's own checker, and
+ * the harness must fail the guest for that report:
+ *
+ *   leak       an allocation that is never freed                      kmemleak
+ *   uaf        a read of freed memory                                 KASAN
+ *   oob        a read past the end of an allocation                   KASAN
+ *   index      an array index past the end of an array in a struct   UBSAN
+ *   warn       WARN_ON(1)                                             the splat grep
+ *   atomic     might_sleep() under a spinlock                         DEBUG_ATOMIC_SLEEP
+ *   lockorder  two mutexes taken in both orders                       lockdep
+ *   hang       12 s in uninterruptible sleep                         the hung-task detector
+ *
+ * Loading it does the damage and then fails with -EAGAIN, so nothing of it stays loaded. Never
+ * load it outside a test guest.
+ */
+#include <linux/delay.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+#include <linux/mutex.h>
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/string.h>
+
+static char *bug = "";
+module_param(bug, charp, 0444);
+MODULE_PARM_DESC(bug, "Which bug to commit: leak, uaf, oob, index, warn, atomic, lockorder, hang");
+
+/* Kept in a global so the compiler cannot see through the bugs below and drop them. */
+static void *volatile sink;
+static volatile int index_past_end = 4;
+
+struct with_array {
+	int a[4];
+	int after;
+};
+
+static DEFINE_SPINLOCK(edu_break_spin);
+static DEFINE_MUTEX(edu_break_a);
+static DEFINE_MUTEX(edu_break_b);
+
+static int __init edu_break_init(void)
+{
+	char *p;
+
+	pr_info("edu_break: committing bug '%s'\n", bug);
+	if (!strcmp(bug, "leak")) {
+		p = kmalloc(128, GFP_KERNEL);
+		if (!p)
+			return -ENOMEM;
+		/* The last reference, dropped. */
+		sink = p;
+		sink = NULL;
+	} else if (!strcmp(bug, "uaf")) {
+		p = kmalloc(64, GFP_KERNEL);
+		if (!p)
+			return -ENOMEM;
+		kfree(p);
+		sink = (void *)(unsigned long)READ_ONCE(p[8]);
+	} else if (!strcmp(bug, "oob")) {
+		p = kmalloc(64, GFP_KERNEL);
+		if (!p)
+			return -ENOMEM;
+		sink = (void *)(unsigned long)READ_ONCE(p[64 + 8]);
+		kfree(p);
+	} else if (!strcmp(bug, "index")) {
+		struct with_array *s = kzalloc(sizeof(*s), GFP_KERNEL);
+
+		if (!s)
+			return -ENOMEM;
+		/* Inside the allocation, so only the bounds sanitizer can see it. */
+		s->a[index_past_end] = 1;
+		sink = (void *)(unsigned long)s->after;
+		kfree(s);
+	} else if (!strcmp(bug, "warn")) {
+		WARN_ON(1);
+	} else if (!strcmp(bug, "atomic")) {
+		spin_lock(&edu_break_spin);
+		might_sleep();
+		spin_unlock(&edu_break_spin);
+	} else if (!strcmp(bug, "lockorder")) {
+		mutex_lock(&edu_break_a);
+		mutex_lock(&edu_break_b);
+		mutex_unlock(&edu_break_b);
+		mutex_unlock(&edu_break_a);
+		mutex_lock(&edu_break_b);
+		mutex_lock(&edu_break_a);
+		mutex_unlock(&edu_break_a);
+		mutex_unlock(&edu_break_b);
+	} else if (!strcmp(bug, "hang")) {
+		msleep(12000);
+	} else {
+		pr_err("edu_break: unknown bug '%s'\n", bug);
+		return -EINVAL;
+	}
+	return -EAGAIN;
+}
+
+module_init(edu_break_init);
+MODULE_DESCRIPTION("Deliberate bugs for the edu test harness's positive controls");
+MODULE_LICENSE("GPL");
