@@ -38,6 +38,7 @@ mod device;
 mod file;
 mod hw;
 mod irq;
+mod kunit;
 mod ladder;
 mod listener;
 mod pci_ext;

@@ -10,11 +10,15 @@ use crate::{
     device::EduDevice,
     hw::Dir,
     registry,
-    regs,
-    uapi, //
+    regs, //
 };
 use kernel::{
     bindings,
+    ioctl::{
+        _IOR,
+        _IOW,
+        _IOWR, //
+    },
     prelude::*,
     sync::Arc,
     uaccess::{
@@ -22,6 +26,23 @@ use kernel::{
         UserSlice, //
     }, //
 };
+
+/// The ioctl numbers of `include/uapi/edu.h`, encoded by the kernel's own `_IOC` macros for the
+/// architecture this is built for (KUnit checks them against the shared uAPI crate).
+pub(crate) mod nr {
+    use super::*;
+
+    /// The ioctl type of the edu driver.
+    pub(crate) const MAGIC: u32 = b'E' as u32;
+    /// `EDU_IOC_IDENT`: read the identification register.
+    pub(crate) const IDENT: u32 = _IOR::<u32>(MAGIC, 1);
+    /// `EDU_IOC_LIVENESS`: write a value, read back its inverse.
+    pub(crate) const LIVENESS: u32 = _IOWR::<u32>(MAGIC, 2);
+    /// `EDU_IOC_FACTORIAL`: write n, read n!.
+    pub(crate) const FACTORIAL: u32 = _IOWR::<u32>(MAGIC, 3);
+    /// `EDU_IOC_RAISE`: raise the interrupt with a value.
+    pub(crate) const RAISE: u32 = _IOW::<u32>(MAGIC, 4);
+}
 
 /// `file_operations` with `owner` set, so that an open file pins the module.
 pub(crate) struct Fops(pub(crate) bindings::file_operations);
@@ -185,13 +206,13 @@ unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong)
     let arg = UserPtr::from_addr(arg);
     let size = core::mem::size_of::<u32>();
     let r = match cmd {
-        uapi::EDU_IOC_IDENT => dev
+        nr::IDENT => dev
             .ident()
             .and_then(|v| UserSlice::new(arg, size).writer().write(&v)),
-        uapi::EDU_IOC_LIVENESS | uapi::EDU_IOC_FACTORIAL => {
+        nr::LIVENESS | nr::FACTORIAL => {
             let (mut r, mut w) = UserSlice::new(arg, size).reader_writer();
             r.read::<u32>().and_then(|x| {
-                let v = if cmd == uapi::EDU_IOC_LIVENESS {
+                let v = if cmd == nr::LIVENESS {
                     dev.liveness(x)?
                 } else {
                     dev.factorial(x)?
@@ -199,7 +220,7 @@ unsafe extern "C" fn ioctl(file: *mut bindings::file, cmd: c_uint, arg: c_ulong)
                 w.write(&v)
             })
         }
-        uapi::EDU_IOC_RAISE => UserSlice::new(arg, size)
+        nr::RAISE => UserSlice::new(arg, size)
             .reader()
             .read::<u32>()
             .and_then(|v| dev.raise(v)),

@@ -4,7 +4,7 @@
  * controls (tests/scenarios/controls.sh). Each must be reported by the kernel's own checker, and
  * the harness must fail the guest for that report:
  *
- *   leak       an allocation that is never freed                      kmemleak
+ *   leak       allocations that are never freed                       kmemleak
  *   uaf        a read of freed memory                                 KASAN
  *   oob        a read past the end of an allocation                   KASAN
  *   index      an array index past the end of an array in a struct   UBSAN
@@ -47,11 +47,18 @@ static int __init edu_break_init(void)
 
 	pr_info("edu_break: committing bug '%s'\n", bug);
 	if (!strcmp(bug, "leak")) {
-		p = kmalloc(128, GFP_KERNEL);
-		if (!p)
-			return -ENOMEM;
-		/* The last reference, dropped. */
-		sink = p;
+		int i;
+
+		/*
+		 * Eight times, each pointer overwritten by the next: a copy of the last one may stay
+		 * in a spilled register of this task's (cached) stack, the others are surely lost.
+		 */
+		for (i = 0; i < 8; i++) {
+			p = kmalloc(128, GFP_KERNEL);
+			if (!p)
+				return -ENOMEM;
+			sink = p;
+		}
 		sink = NULL;
 	} else if (!strcmp(bug, "uaf")) {
 		p = kmalloc(64, GFP_KERNEL);

@@ -16,6 +16,9 @@
 //! eductl DEV sigread MS                 DMA-read the buffer with a signal (no SA_RESTART) due in
 //!                                       MS milliseconds; prints the byte count or the errno
 //! eductl DEV loop-read SECONDS          DMA-read the whole buffer until an error or the time is up
+//! eductl DEV uffd-pwrite OFF LEN        pwrite LEN bytes from a userfaultfd page that is never
+//!                                       served: blocks in the driver's user copy until killed;
+//!                                       prints "blocking" first
 //! eductl DEV hammer SECONDS [SYSFS_DIR] ioctls (and sysfs reads) in a loop, reopening DEV after
 //!                                       errors, until the time is up or SIGTERM; prints the counts
 //! eductl FILE write VALUE               write VALUE to a (sysfs) file in one write(2)
@@ -240,6 +243,102 @@ fn hammer(dev: &str, secs: u64, sysfs: Option<&str>) -> Result<(), Failure> {
     Ok(())
 }
 
+/// One page of anonymous memory registered with userfaultfd for missing-page faults, whose
+/// faults nobody ever serves: any access blocks until the task is killed. `libc` has no
+/// userfaultfd definitions, so the two structures and ioctl numbers of
+/// `include/uapi/linux/userfaultfd.h` are spelled out here.
+struct UnservedPage {
+    uffd: File,
+    addr: *mut libc::c_void,
+}
+
+/// `struct uffdio_api`.
+#[repr(C)]
+struct UffdioApi {
+    api: u64,
+    features: u64,
+    ioctls: u64,
+}
+
+/// `struct uffdio_register` (its `struct uffdio_range` inlined).
+#[repr(C)]
+struct UffdioRegister {
+    start: u64,
+    len: u64,
+    mode: u64,
+    ioctls: u64,
+}
+
+const UFFD_API: u64 = 0xaa;
+/// `_IOWR(0xaa, 0x3f, struct uffdio_api)`.
+const UFFDIO_API: libc::c_ulong = 0xc018_aa3f;
+/// `_IOWR(0xaa, 0x00, struct uffdio_register)`.
+const UFFDIO_REGISTER: libc::c_ulong = 0xc020_aa00;
+const UFFDIO_REGISTER_MODE_MISSING: u64 = 1;
+const PAGE: usize = 4096;
+
+impl UnservedPage {
+    fn new() -> io::Result<Self> {
+        // SAFETY: Plain syscall; the result is checked.
+        let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, libc::O_CLOEXEC) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a new descriptor that nothing else owns.
+        let uffd = unsafe { File::from_raw_fd(fd as i32) };
+        let mut api = UffdioApi {
+            api: UFFD_API,
+            features: 0,
+            ioctls: 0,
+        };
+        // SAFETY: `UFFDIO_API` takes a `struct uffdio_api`, which `api` is.
+        if unsafe { libc::ioctl(uffd.as_raw_fd(), UFFDIO_API, &mut api) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: A new private anonymous mapping; the result is checked.
+        let addr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if addr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let page = Self { uffd, addr };
+        let mut reg = UffdioRegister {
+            start: addr as u64,
+            len: PAGE as u64,
+            mode: UFFDIO_REGISTER_MODE_MISSING,
+            ioctls: 0,
+        };
+        // SAFETY: `UFFDIO_REGISTER` takes a `struct uffdio_register`, which `reg` is.
+        if unsafe { libc::ioctl(page.uffd.as_raw_fd(), UFFDIO_REGISTER, &mut reg) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(page)
+    }
+
+    /// The page. Touching it from userspace would block this process too; only the kernel's
+    /// user copy reads it.
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: The mapping is `PAGE` bytes long and lives as long as `self`; reading it
+        // blocks, which is the point, but is not undefined behaviour.
+        unsafe { std::slice::from_raw_parts(self.addr.cast::<u8>(), PAGE) }
+    }
+}
+
+impl Drop for UnservedPage {
+    fn drop(&mut self) {
+        // SAFETY: `addr` is the mapping made in `new`.
+        unsafe { libc::munmap(self.addr, PAGE) };
+    }
+}
+
 fn run(args: &[String]) -> Result<(), Failure> {
     let [dev, cmd, rest @ ..] = args else {
         return Err(usage(
@@ -347,6 +446,15 @@ fn run(args: &[String]) -> Result<(), Failure> {
             interrupt_after(Duration::from_millis(parse_u64(arg(0)?)?))?;
             let mut buf = vec![0; edu_regs::regs::DMA_BUF_SIZE];
             let n = file.read_at(&mut buf, 0)?;
+            writeln!(out, "{n}")?;
+        }
+        "uffd-pwrite" => {
+            let off = parse_u64(arg(0)?)?;
+            let len = parse_u64(arg(1)?)? as usize;
+            let page = UnservedPage::new()?;
+            writeln!(out, "blocking")?;
+            out.flush()?;
+            let n = file.write_at(&page.bytes()[..len.min(4096)], off)?;
             writeln!(out, "{n}")?;
         }
         "loop-read" => {
