@@ -99,27 +99,51 @@ guest() {
 	fi
 }
 
+# qmp_agent OUT SOCKET LOG: forwards every "QMP: ..." line the guest prints on its results
+# channel OUT to QEMU's monitor at SOCKET.
+qmp_agent() {
+	local l
+	tail -n +1 -F "$1" 2>/dev/null | while read -r l; do
+		l=${l%$'\r'}
+		case $l in
+		"QMP: "*)
+			# shellcheck disable=SC2086
+			"$top/qemu/qmp.py" "$2" ${l#QMP: } >>"$3" 2>&1 || echo "qmp failed: $l" >>"$3"
+			;;
+		esac
+	done
+}
+
 # boot_and_judge SCENARIO LABEL APPEND QEMU_ARGS EXPECT: one guest run, logs under LABEL.
 boot_and_judge() {
 	local name=$1 label=$2 append=$3 qargs=$4 expect=$5
-	local log=$logdir/$label.log out=$logdir/$label.out t0 rc tailer=
+	local log=$logdir/$label.log out=$logdir/$label.out t0 rc tailer= agent= qmp=
 	t0=$(date +%s.%N)
 	echo "==> scenario $label"
 	: >"$out"
 	if [ $show -eq 1 ]; then
-		tail -n +1 -f "$out" | tr -d '\r' &
+		(tail -n +1 -f "$out" | tr -d '\r') &
 		tailer=$!
 	fi
+	if grep -q '^# qmp$' "$top/tests/scenarios/$name.sh"; then
+		# The scenario asks for monitor commands by printing "QMP: COMMAND ARG=VALUE..." on its
+		# results channel (tests/guest/lib.sh: qmp); replies go to LABEL.qmp.log.
+		qmp=$logdir/$label.qmp
+		rm -f "$qmp"
+		qmp_agent "$out" "$qmp" "$logdir/$label.qmp.log" &
+		agent=$!
+	fi
 	# shellcheck disable=SC2086
-	RESULTS=$out GUEST_APPEND="$append ${GUEST_APPEND:-}" timeout "$guest_timeout" \
+	QMP=$qmp RESULTS=$out GUEST_APPEND="$append ${GUEST_APPEND:-}" timeout "$guest_timeout" \
 		"$top/qemu/boot.sh" "$KERNEL" "$INITRD" "$name" $qargs </dev/null 2>&1 |
 		tr -d '\r' >"$log"
 	rc=${PIPESTATUS[0]}
-	if [ -n "$tailer" ]; then
+	for p in $tailer $agent; do
 		sleep 0.2
-		kill "$tailer" 2>/dev/null
-		wait "$tailer" 2>/dev/null
-	fi
+		pkill -P "$p" 2>/dev/null
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
 	sed -i 's/\r$//' "$out"
 	[ $show -eq 1 ] || grep -E '^(PASS|FAIL): ' "$out"
 	local passed failed reasons

@@ -185,3 +185,17 @@ assert_works() {
 	check_eq "$1: every device bound" "$(edu_bdfs | wc -l)" sh -c "ls /dev/edu* | wc -l"
 	check "$1: rmmod" unload
 }
+
+# qmp COMMAND [ARG=VALUE...]: asks the host to send COMMAND to QEMU's monitor (scenarios with a
+# "# qmp" header line; tests/run.sh forwards the request). Returns at once: wait for the effect.
+qmp() { echo "QMP: $*"; }
+
+# wait_gone PATH [SECONDS]: waits for PATH to disappear.
+wait_gone() {
+	local i=0
+	while [ -e "$1" ] && [ $i -lt $((${2:-5} * 10)) ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ ! -e "$1" ]
+}

@@ -1,0 +1,47 @@
+# Surprise removal with calls in flight: the edu behind a PCIe root port is removed through QEMU's
+# monitor (native PCIe hotplug) while processes are blocked in DMA and factorial waits and hold
+# the file open. Every caller gets ENODEV, close is safe, nothing splats; added back, it is
+# /dev/eduN again and works.
+# qmp
+# qemu: -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
+# qemu: -device pcie-root-port,id=rp1,slot=1,chassis=1 -device edu,bus=rp1,id=e1
+. /tests/lib.sh
+kmemleak_reset
+bdf=0000:01:00.0
+check "the edu is behind the root port" test -e /sys/bus/pci/devices/$bdf
+check "insmod edu" load
+check_eq "it is /dev/edu0" 0x010000ed eductl /dev/edu0 ident
+
+for round in 1 2; do
+	exec 3<>/dev/edu0
+	pids=
+	for i in 1 2; do
+		eductl fd:3 loop-read 120 >/tmp/dma$i 2>&1 &
+		pids="$pids $!"
+	done
+	(while out=$(eductl fd:3 factorial 12 2>&1); do :; done; echo "$out" >/tmp/fact) &
+	pids="$pids $!"
+	sleep 1
+	qmp device_del id=e1
+	check "round $round: the device is removed" wait_gone /sys/bus/pci/devices/$bdf 30
+	for p in $pids; do wait $p; done
+	for i in 1 2; do
+		check "round $round: DMA caller $i was served, then got ENODEV" sh -c \
+			"grep -q 'reads=[1-9]' /tmp/dma$i && grep -q 'error: ENODEV' /tmp/dma$i"
+	done
+	check "round $round: the factorial caller got ENODEV" grep -q "error: ENODEV" /tmp/fact
+	check_err "round $round: IDENT on the open file" ENODEV eductl fd:3 ident
+	check_err "round $round: pread on the open file" ENODEV eductl fd:3 pread 0 4
+	check "round $round: no /dev/edu0" test ! -e /dev/edu0
+	exec 3>&-
+	check "round $round: close dropped the file's module references" sh -c \
+		"awk '\$1 == \"edu\" {exit !(\$3 == 0)}' /proc/modules"
+	qmp device_add driver=edu bus=rp1 id=e1
+	check "round $round: the device is back and bound" wait_for /dev/edu0 30
+	check_eq "round $round: it works again" 479001600 eductl /dev/edu0 factorial 12
+	check_eq "round $round: its DMA works again" 0badcafe sh -c \
+		"eductl /dev/edu0 pwrite 8 0badcafe >/dev/null && eductl /dev/edu0 pread 8 4"
+done
+check "rmmod" unload
+kmemleak_check "kmemleak clean"
+scenario_end
