@@ -39,7 +39,10 @@ use crate::{
 };
 use kernel::{
     dma::Coherent,
-    io::Io,
+    io::{
+        poll::read_poll_timeout,
+        Io, //
+    },
     new_condvar,
     new_spinlock_irq,
     pci,
@@ -57,7 +60,6 @@ use kernel::{
         SpinLockIrq, //
     },
     time::{
-        delay::fsleep,
         msecs_to_jiffies,
         Delta,
         Instant,
@@ -320,11 +322,10 @@ impl EduDevice {
         let _cmd = self.command()?;
         self.consume(value);
         self.with_bar(|b| b.try_write32(value, regs::IRQ_RAISE))?;
-        let deadline = self.deadline();
-        loop {
-            if self.wait_irq(value, deadline)? {
-                return Ok(());
-            }
+        if self.wait_irq(value, self.deadline())? {
+            Ok(())
+        } else {
+            Err(ETIMEDOUT)
         }
     }
 
@@ -373,17 +374,17 @@ impl EduDevice {
     pub(crate) fn quiesce(&self, pdev: &pci::Device<kernel::device::Bound>) {
         let r = self.with_bound_bar(pdev, |b| {
             hw::interrupts_off(b);
-            let start = Instant::<Monotonic>::now();
             // A transfer takes 100 ms; give a slow device the whole timeout, then acknowledge
-            // whatever it raised.
-            while (hw::factorial_busy(b) == Ok(true) || hw::dma_busy(b) == Ok(true))
-                && start.elapsed() < self.timeout
-            {
-                fsleep(Delta::from_millis(1));
-            }
-            let busy = hw::factorial_busy(b) == Ok(true) || hw::dma_busy(b) == Ok(true);
+            // whatever it raised. A vanished device reads as idle (all-ones is `ENODEV`).
+            let busy = || hw::factorial_busy(b) == Ok(true) || hw::dma_busy(b) == Ok(true);
+            let idle = read_poll_timeout(
+                || Ok(busy()),
+                |busy| !busy,
+                Delta::from_millis(1),
+                self.timeout,
+            );
             hw::ack(b);
-            busy
+            idle.is_err()
         });
         if r == Ok(true) {
             dev_warn!(self.pdev, "device still busy at teardown\n");
@@ -396,23 +397,23 @@ impl EduDevice {
     }
 
     /// Polls until `busy` says the unit is idle, sleeping 1 ms between reads. `ETIMEDOUT` at
-    /// `deadline`; `ENODEV` and `ERESTARTSYS` as for [`Self::command`].
+    /// `deadline`; `ENODEV` and `ERESTARTSYS` as for [`Self::command`], checked before every read.
     fn poll_idle(
         &self,
         busy: fn(&Bar<'_>) -> Result<bool>,
         deadline: Instant<Monotonic>,
     ) -> Result {
-        loop {
-            self.check_live()?;
-            if !self.with_bar(|b| busy(b))? {
-                return Ok(());
-            }
-            check_signal()?;
-            if deadline - Instant::<Monotonic>::now() <= Delta::ZERO {
-                return Err(ETIMEDOUT);
-            }
-            fsleep(Delta::from_millis(1));
-        }
+        read_poll_timeout(
+            || {
+                self.check_live()?;
+                check_signal()?;
+                self.with_bar(|b| busy(b))
+            },
+            |busy| !busy,
+            Delta::from_millis(1),
+            deadline - Instant::<Monotonic>::now(),
+        )
+        .map(|_| ())
     }
 
     /// Waits for the interrupt `bit`, then trusts only the hardware: a wake-up whose unit is

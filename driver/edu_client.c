@@ -6,6 +6,10 @@
  *   /sys/module/edu_client/parameters/events   events seen
  *   /sys/module/edu_client/parameters/late     calls after unregister returned or exit began
  *   /sys/module/edu_client/parameters/detach   write 1: unregister now, while loaded
+ *   /sys/module/edu_client/parameters/attach   write 1: register again after a detach
+ *   /sys/module/edu_client/parameters/stale    after an attach: what unregistering the handle
+ *                                               of the previous registration returned (-EINVAL:
+ *                                               a stale handle cannot remove the new one)
  *   broken_detach=1 (load time)                 a positive control: "detach" skips the
  *                                               unregister, so "late" must count
  */
@@ -20,7 +24,12 @@ static atomic_long_t late = ATOMIC_LONG_INIT(0);
 static bool exiting;
 static bool detached;
 static int handle = -1;
+/* The handle of the previous registration, kept to try it again after a new one. */
+static int old_handle = -1;
+static int stale;
 static DEFINE_MUTEX(handle_lock);
+module_param(stale, int, 0444);
+MODULE_PARM_DESC(stale, "Result of unregistering the previous, stale handle after an attach");
 
 static bool broken_detach;
 module_param(broken_detach, bool, 0444);
@@ -42,6 +51,7 @@ static void edu_client_unregister(bool for_real)
 	mutex_lock(&handle_lock);
 	if (handle >= 0 && for_real) {
 		edu_listener_unregister(handle);
+		old_handle = handle;
 		handle = -1;
 	}
 	mutex_unlock(&handle_lock);
@@ -63,6 +73,34 @@ static int detach_set(const char *val, const struct kernel_param *kp)
 static const struct kernel_param_ops detach_ops = { .set = detach_set };
 module_param_cb(detach, &detach_ops, NULL, 0200);
 MODULE_PARM_DESC(detach, "Write 1 to unregister the listener now");
+
+static int attach_set(const char *val, const struct kernel_param *kp)
+{
+	bool now;
+	int ret = kstrtobool(val, &now);
+
+	if (ret || !now)
+		return ret;
+	mutex_lock(&handle_lock);
+	if (handle >= 0) {
+		ret = -EBUSY;
+	} else {
+		ret = edu_listener_register(edu_client_event, NULL, THIS_MODULE);
+		if (ret >= 0) {
+			handle = ret;
+			WRITE_ONCE(detached, false);
+			/* The previous handle is stale now; it must not remove this registration. */
+			stale = old_handle >= 0 ? edu_listener_unregister(old_handle) : 0;
+			ret = 0;
+		}
+	}
+	mutex_unlock(&handle_lock);
+	return ret;
+}
+
+static const struct kernel_param_ops attach_ops = { .set = attach_set };
+module_param_cb(attach, &attach_ops, NULL, 0200);
+MODULE_PARM_DESC(attach, "Write 1 to register the listener again after a detach");
 
 static int counter_get(char *buf, const struct kernel_param *kp)
 {

@@ -15,11 +15,7 @@ use kernel::{
         Bound,
         Core, //
     },
-    dma::{
-        Coherent,
-        Device as _,
-        DmaMask, //
-    },
+    dma::Coherent,
     driver,
     io::{
         poll::read_poll_timeout,
@@ -156,23 +152,8 @@ impl kernel::Module for EduModule {
 /// The PCI driver.
 struct EduDriver;
 
-/// Device ID of edu. `pci::Vendor` has no constant for QEMU's 0x1234 and no public constructor.
-const EDU_ID: pci::DeviceId = {
-    let id = kernel::bindings::pci_device_id {
-        vendor: regs::VENDOR_ID as u32,
-        device: regs::DEVICE_ID as u32,
-        subvendor: !0,
-        subdevice: !0,
-        class: 0,
-        class_mask: 0,
-        driver_data: 0,
-        override_only: 0,
-    };
-    // SAFETY: `pci::DeviceId` is a `#[repr(transparent)]` wrapper of `struct pci_device_id` with
-    // no further invariant (see `pci::Adapter::probe_callback`); this is `PCI_DEVICE(0x1234,
-    // 0x11e8)`.
-    unsafe { core::mem::transmute::<kernel::bindings::pci_device_id, pci::DeviceId>(id) }
-};
+/// Device ID of edu.
+const EDU_ID: pci::DeviceId = pci_ext::device_id(regs::VENDOR_ID, regs::DEVICE_ID);
 
 kernel::pci_device_table!(
     PCI_TABLE,
@@ -314,8 +295,7 @@ impl pci::Driver for EduDriver {
         })?;
         ladder.step("check device", || check_device(pdev, &bar))?;
         let buf = ladder.step("DMA buffer", || {
-            // SAFETY: No DMA allocation or mapping of this device runs concurrently with probe.
-            unsafe { pdev.dma_set_mask_and_coherent(DmaMask::new::<{ regs::DMA_ADDR_BITS }>())? };
+            pci_ext::set_dma_mask::<{ regs::DMA_ADDR_BITS }>(pdev)?;
             Coherent::<u8>::zeroed_slice(pdev.as_ref(), regs::DMA_BUF_SIZE, GFP_KERNEL)
         })?;
         let vectors = ladder.step("interrupt vectors", || {

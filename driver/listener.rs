@@ -7,16 +7,15 @@
 //! Them": the owner is pinned with `try_module_get` around each call, and a module on its way out
 //! is skipped as if it had never registered. The protocol is `callback-core/src/dispatch.rs`,
 //! included verbatim: the VFIO rig and the host benchmarks run the very same code. What is kernel
-//! specific lives here: [`ModuleOwner`], [`CpuGate`] (per-CPU counters, the scalable gate), the
-//! C entry points exported by `edu_export.c`, and the calibration behind debugfs.
+//! specific lives here: [`ModuleOwner`], [`CpuGate`] (per-CPU counters, the scalable gate) and
+//! the C entry points exported by `edu_export.c`.
 
 // Shared with userspace (crate `callback-core`), where every item is public API.
 #[allow(unreachable_pub, dead_code, missing_docs)]
 #[path = "../callback-core/src/dispatch.rs"]
-mod dispatch;
+pub(crate) mod dispatch;
 
-use core::fmt;
-use dispatch::{
+pub(crate) use dispatch::{
     Gate,
     Owner,
     Slot, //
@@ -37,9 +36,7 @@ use kernel::{
     task::might_sleep,
     time::{
         delay::fsleep,
-        Delta,
-        Instant,
-        Monotonic, //
+        Delta, //
     }, //
 };
 
@@ -57,10 +54,16 @@ pub(crate) struct ModuleOwner {
 }
 
 impl ModuleOwner {
-    const fn new() -> Self {
+    /// An owner with no module yet; [`ModuleOwner::set`] gives it one.
+    pub(crate) const fn new() -> Self {
         Self {
             module: Atomic::new(core::ptr::null_mut()),
         }
+    }
+
+    /// Makes `module` the owner. It must stay loaded while a slot holds this owner.
+    pub(crate) fn set(&self, module: *mut bindings::module) {
+        self.module.store(module, Relaxed);
     }
 }
 
@@ -277,77 +280,4 @@ pub(crate) extern "C" fn edu_listener_unregister(handle: c_int) -> c_int {
         Ok(()) => 0,
         Err(_) => EINVAL.to_errno(),
     }
-}
-
-/// Iterations of each calibration loop.
-pub(crate) const CALIBRATION_CALLS: u64 = 1_000_000;
-
-static CALIBRATION_SINK: Atomic<u64> = Atomic::new(0);
-
-#[inline(never)]
-fn calibration_callback(_ctx: &'static (), event: u32) {
-    CALIBRATION_SINK.add(u64::from(event), Relaxed);
-}
-
-/// Times `CALIBRATION_CALLS` runs of `f` and returns tenths of a nanosecond per call.
-fn time_per_call(mut f: impl FnMut()) -> u64 {
-    let start = Instant::<Monotonic>::now();
-    for _ in 0..CALIBRATION_CALLS {
-        f();
-    }
-    let ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(0);
-    ns * 10 / CALIBRATION_CALLS
-}
-
-/// Measures the guarded dispatch in the kernel and writes a table: a plain call through a
-/// function pointer, `try_module_get`/`module_put` around it, the per-CPU gate around it, and
-/// the full slot dispatch (gate and module owner), in ns per call.
-pub(crate) fn calibrate(module: *mut bindings::module, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    static OWNER: ModuleOwner = ModuleOwner::new();
-    static GATE: CpuGate = CpuGate::new();
-    static SLOT: Slot<CpuGate, ModuleOwner, ()> = Slot::new(CpuGate::new());
-    OWNER.module.store(module, Relaxed);
-    let cb = core::hint::black_box(calibration_callback as fn(&'static (), u32));
-
-    let plain = time_per_call(|| cb(&(), 1));
-    let module_ref = time_per_call(|| {
-        if OWNER.try_get() {
-            cb(&(), 1);
-            OWNER.put();
-        }
-    });
-    let gate = time_per_call(|| {
-        if GATE.try_get() {
-            cb(&(), 1);
-            GATE.put();
-        }
-    });
-    if SLOT.register(calibration_callback, &(), &OWNER).is_err() {
-        return writeln!(f, "calibration slot busy");
-    }
-    let slot = time_per_call(|| {
-        let _ = SLOT.dispatch(1);
-    });
-    let _ = SLOT.unregister(|| fsleep(Delta::from_micros(100)));
-
-    writeln!(f, "calls per variant: {CALIBRATION_CALLS}")?;
-    writeln!(f, "variant                          ns/call  ratio")?;
-    for (name, t) in [
-        ("plain call", plain),
-        ("try_module_get/module_put", module_ref),
-        ("per-CPU gate", gate),
-        ("slot dispatch (gate + module)", slot),
-    ] {
-        let ratio = t * 100 / plain.max(1);
-        writeln!(
-            f,
-            "{:<32} {:>4}.{}  {}.{:02}x",
-            name,
-            t / 10,
-            t % 10,
-            ratio / 100,
-            ratio % 100
-        )?;
-    }
-    Ok(())
 }

@@ -1,9 +1,8 @@
 # Surprise removal with calls in flight: the edu behind a PCIe root port is removed through QEMU's
-# monitor (native PCIe hotplug) while processes are blocked in DMA and factorial waits and hold
-# the file open. Every caller gets ENODEV, close is safe, nothing splats; added back, it is
-# /dev/eduN again and works.
+# monitor (ACPI hotplug, q35's default for root ports) while processes are blocked in DMA and
+# factorial waits and hold the file open. Every caller gets ENODEV, close is safe, nothing splats;
+# added back, it is /dev/eduN again and works.
 # qmp
-# qemu: -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off
 # qemu: -device pcie-root-port,id=rp1,slot=1,chassis=1 -device edu,bus=rp1,id=e1
 . /tests/lib.sh
 kmemleak_reset

@@ -19,7 +19,13 @@ check_eq "edu works after the refused rmmod" 0x010000ed eductl /dev/edu0 ident
 check "rmmod edu_client" unload_client
 check "insmod edu_client again" load_client
 listener_detach_check "run-time unregister"
-check "rmmod the detached edu_client" unload_client
+p=/sys/module/edu_client/parameters
+check "edu_client registers again" sh -c "echo 1 >$p/attach"
+check_eq "its old, stale handle is refused with EINVAL" -22 cat $p/stale
+before=$(cat $ev)
+for i in 1 2 3; do eductl /dev/edu0 raise 0x1000; done
+check "the new registration still gets events" sh -c "test \$(cat $ev) -ge $((before + 3))"
+check "rmmod the re-attached edu_client" unload_client
 
 # The storm: two processes raise interrupts as fast as they can while the client comes and goes.
 eductl /dev/edu0 hammer 3600 >/tmp/h1 2>&1 &
