@@ -246,7 +246,7 @@ impl EduDevice {
             None => Err(ENODEV),
         };
         if r.is_err()
-            && self.bar.try_access().map(|b| hw::read(&b, regs::IDENT)) == Some(Err(ENODEV))
+            && self.bar.try_access().map(|b| hw::read(&*b, regs::IDENT)) == Some(Err(ENODEV))
         {
             self.vanished();
         }
@@ -291,10 +291,7 @@ impl EduDevice {
         // A command abandoned by a signal or a timeout may have left the unit running.
         self.poll_idle(hw::factorial_busy, deadline)?;
         self.consume(regs::IRQ_FACTORIAL);
-        self.with_bar(|b| {
-            hw::start_factorial(b, n, true);
-            Ok(())
-        })?;
+        self.with_bar(|b| hw::start_factorial(b, n, true))?;
         self.wait_done(regs::IRQ_FACTORIAL, hw::factorial_busy, deadline)?;
         self.with_bar(|b| hw::read(b, regs::FACTORIAL))
     }
@@ -373,7 +370,7 @@ impl EduDevice {
     /// slot is closed by now.
     pub(crate) fn quiesce(&self, pdev: &pci::Device<kernel::device::Bound>) {
         let r = self.with_bound_bar(pdev, |b| {
-            hw::interrupts_off(b);
+            let _ = hw::interrupts_off(b);
             // A transfer takes 100 ms; give a slow device the whole timeout, then acknowledge
             // whatever it raised. A vanished device reads as idle (all-ones is `ENODEV`).
             let busy = || hw::factorial_busy(b) == Ok(true) || hw::dma_busy(b) == Ok(true);
@@ -400,7 +397,7 @@ impl EduDevice {
     /// `deadline`; `ENODEV` and `ERESTARTSYS` as for [`Self::command`], checked before every read.
     fn poll_idle(
         &self,
-        busy: fn(&Bar<'_>) -> Result<bool>,
+        busy: fn(&dyn hw::Regs) -> Result<bool>,
         deadline: Instant<Monotonic>,
     ) -> Result {
         read_poll_timeout(
@@ -422,7 +419,7 @@ impl EduDevice {
     fn wait_done(
         &self,
         bit: u32,
-        busy: fn(&Bar<'_>) -> Result<bool>,
+        busy: fn(&dyn hw::Regs) -> Result<bool>,
         deadline: Instant<Monotonic>,
     ) -> Result {
         loop {
@@ -474,7 +471,7 @@ impl EduDevice {
     pub(crate) fn handle_irq(&self) -> bool {
         // Acknowledge after `revoke` too: a shared INTx line left asserted would storm. The
         // quiesce step runs before the handler is freed, so nothing is raised after that.
-        let Some(status) = self.bar.try_access().map(|b| hw::ack(&b)) else {
+        let Some(status) = self.bar.try_access().map(|b| hw::ack(&*b)) else {
             return false;
         };
         // Zero: another device on a shared line. All-ones: the device is gone; process context

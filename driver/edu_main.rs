@@ -256,7 +256,7 @@ fn check_device(pdev: &pci::Device, bar: &hw::Bar<'_>) -> Result {
         Delta::from_millis(1),
         timeout,
     )?;
-    hw::start_factorial(bar, n, false);
+    hw::start_factorial(bar, n, false)?;
     read_poll_timeout(
         || hw::factorial_busy(bar),
         |busy| !busy,
@@ -331,7 +331,7 @@ impl pci::Driver for EduDriver {
         })?;
         let quiet = ladder.step("interrupt sources", || {
             // Forget what an earlier driver left pending; commands enable sources per command.
-            dev.with_bound_bar(pdev, hw::ack)?;
+            dev.with_bound_bar(pdev, |b| hw::ack(b))?;
             Ok(Quiesce {
                 pdev,
                 dev: dev.clone(),

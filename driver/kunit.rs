@@ -9,11 +9,60 @@ use kernel::prelude::*;
 mod tests {
     use crate::{
         file::nr,
+        hw::{
+            self,
+            Dir,
+            Regs, //
+        },
         ladder::Ladder,
         regs,
         uapi, //
     };
+    use core::cell::Cell;
     use kernel::prelude::*;
+
+    /// A fake register file: `value` for every read; counts writes, keeps the last one and what
+    /// was written to the DMA address registers.
+    struct Fake {
+        value: u32,
+        writes: Cell<u32>,
+        last: Cell<(usize, u64)>,
+        src: Cell<u64>,
+        dst: Cell<u64>,
+    }
+
+    impl Fake {
+        fn new(value: u32) -> Self {
+            Self {
+                value,
+                writes: Cell::new(0),
+                last: Cell::new((0, 0)),
+                src: Cell::new(0),
+                dst: Cell::new(0),
+            }
+        }
+    }
+
+    impl Regs for Fake {
+        fn read32(&self, _reg: usize) -> Result<u32> {
+            Ok(self.value)
+        }
+
+        fn write32(&self, value: u32, reg: usize) -> Result {
+            self.write64(value.into(), reg)
+        }
+
+        fn write64(&self, value: u64, reg: usize) -> Result {
+            self.writes.set(self.writes.get() + 1);
+            self.last.set((reg, value));
+            match reg {
+                regs::DMA_SRC => self.src.set(value),
+                regs::DMA_DST => self.dst.set(value),
+                _ => {}
+            }
+            Ok(())
+        }
+    }
 
     #[test]
     fn factorial_table() {
@@ -45,6 +94,48 @@ mod tests {
         assert_eq!(nr::LIVENESS, uapi::EDU_IOC_LIVENESS);
         assert_eq!(nr::FACTORIAL, uapi::EDU_IOC_FACTORIAL);
         assert_eq!(nr::RAISE, uapi::EDU_IOC_RAISE);
+    }
+
+    #[test]
+    fn a_vanished_device_reads_as_enodev() {
+        // A removed device answers all-ones everywhere: never data, never "busy forever".
+        let gone = Fake::new(regs::ALL_ONES);
+        assert_eq!(hw::read(&gone, regs::IDENT), Err(ENODEV));
+        assert_eq!(hw::factorial_busy(&gone), Err(ENODEV));
+        assert_eq!(hw::dma_busy(&gone), Err(ENODEV));
+        // Nothing is acknowledged on a vanished device, and the handler says "not mine".
+        assert_eq!(hw::ack(&gone), regs::ALL_ONES);
+        assert_eq!(gone.writes.get(), 0);
+    }
+
+    #[test]
+    fn ack_writes_back_exactly_what_was_pending() {
+        let idle = Fake::new(0);
+        assert_eq!(hw::ack(&idle), 0);
+        assert_eq!(idle.writes.get(), 0);
+        let pending = Fake::new(regs::IRQ_DMA | 0x1000);
+        assert_eq!(hw::ack(&pending), regs::IRQ_DMA | 0x1000);
+        assert_eq!(
+            pending.last.get(),
+            (regs::IRQ_ACK, u64::from(regs::IRQ_DMA | 0x1000))
+        );
+    }
+
+    #[test]
+    fn dma_registers_are_written_whole_and_command_last() {
+        let f = Fake::new(0);
+        let high = 0x1_0000_0000u64;
+        assert_eq!(hw::start_dma(&f, Dir::ToRam, high, 16, 4), Ok(()));
+        assert_eq!(f.writes.get(), 4);
+        let cmd = regs::DMA_CMD_START | regs::DMA_CMD_IRQ | regs::DMA_CMD_TO_RAM;
+        assert_eq!(f.last.get(), (regs::DMA_CMD, u64::from(cmd)));
+        // The destination of a read is memory: the full 64-bit address, not its low half.
+        assert_eq!(f.src.get(), regs::DMA_BUF_ADDR + 16);
+        assert_eq!(f.dst.get(), high);
+        let f = Fake::new(0);
+        assert_eq!(hw::start_dma(&f, Dir::ToDevice, high, 0, 4), Ok(()));
+        assert_eq!(f.src.get(), high);
+        assert_eq!(f.dst.get(), regs::DMA_BUF_ADDR);
     }
 
     #[test]
