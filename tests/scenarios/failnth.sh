@@ -6,6 +6,15 @@
 # points of that entry point. After each N the call must have succeeded or failed with ENOMEM
 # (EFAULT for a user copy; the entry point's documented errnos), and the device must either have
 # nothing of the driver left or still work; no splat, kmemleak clean at the end.
+#
+# The kernel reports a failed sleeping vmalloc (module loading reads the image into one) with
+# warn_alloc(): a "vmalloc error" line and a Call Trace, which the harness would count as a splat.
+# The two module-loading sweeps therefore lower the console log level to 4 (KERN_ERR and worse:
+# KASAN, BUG, Oops still reach the console), and every sweep judges the kernel log itself after
+# each N: any line matching the harness's splat list fails the N, except the Call Trace of a
+# warn_alloc() report.
+# KUnit is off: the module's KUnit suite would run at each of the hundreds of loads.
+# append: kunit.enable=0
 # qemu: -device edu
 . /tests/lib.sh
 kmemleak_reset
@@ -32,6 +41,19 @@ fi_setup() {
 		echo 0 >$d/fail_page_alloc/min-order && test -w /proc/thread-self/fail-nth
 }
 check "fault injection configured (failslab, fail_page_alloc, fail_usercopy; verbose 0)" fi_setup
+
+# The splat list of tests/run.sh (SPLATS).
+SPLATS='BUG: |WARNING: |Oops|Kernel panic|general protection fault|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|unreferenced object|KASAN|UBSAN|nobody cared|Call Trace:|rcu_sched self-detected|soft lockup'
+
+# dmesg_splats: the splats logged since the last call (which it clears), except the Call Trace of
+# the kernel's report of a failed allocation (warn_alloc: "vmalloc error" / "page allocation
+# failure").
+dmesg_splats() {
+	dmesg -c | awk -v re="$SPLATS" '
+		/vmalloc error:|page allocation failure:/ { allow = 1 }
+		/Call Trace:/ && allow { allow = 0; next }
+		$0 ~ re { print }'
+}
 
 # clean_why: what of the driver is left on the device (nothing printed: nothing left).
 clean_why() {
@@ -159,6 +181,12 @@ sweep() {
 			fail "failnth $name n=$n ($errno): the device is neither clean nor working" "$why"
 			bad=$((bad + 1))
 		fi
+		why=$(dmesg_splats)
+		if [ -n "$why" ]; then
+			echo "$why"
+			fail "failnth $name n=$n ($errno): no splat" "$(echo "$why" | head -n 1)"
+			bad=$((bad + 1))
+		fi
 		if [ $n -ge $MAX_N ]; then
 			echo "NOTE: failnth $name: stopped at MAX_N=$MAX_N injection points, the call still reaches more"
 			break
@@ -175,8 +203,13 @@ sweep() {
 }
 
 dmesg -c >/dev/null
+read -r console_level rest </proc/sys/kernel/printk
+quiet_console() { echo 4 >/proc/sys/kernel/printk; }
+loud_console() { echo $console_level >/proc/sys/kernel/printk; }
 # Module init runs the probe of the one device: its points include the probe's.
+quiet_console
 sweep init "ENOMEM EFAULT" prep_init after_init init $EDU_KO
+loud_console
 check "load edu for the per-device entry points" load
 check "unbind for the probe sweep" write_file $drv/unbind $bdf
 sweep probe "ENOMEM EFAULT" prep_bind after_bind write $drv/bind $bdf
@@ -190,7 +223,9 @@ sweep pread "ENOMEM EFAULT" prep_none after_bound pread /dev/edu0 0 64
 sweep pwrite "ENOMEM EFAULT" prep_none after_bound pwrite /dev/edu0 0 0102030405060708
 sweep lseek "ENOMEM" prep_none after_bound seek /dev/edu0 100 set
 sweep sysfs-factorial "ENOMEM EFAULT" prep_none after_bound write $sys/factorial 7
+quiet_console
 sweep listener "ENOMEM EFAULT" prep_none after_client init /lib/modules/edu_client.ko
+loud_console
 sweep unbind-open "ENOMEM EFAULT" prep_unbind after_unbind write $drv/unbind $bdf
 echo "injection points per entry point:$points_report"
 # Entry points whose path allocates or copies user memory must have shown injection points: a
