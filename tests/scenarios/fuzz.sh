@@ -27,16 +27,29 @@ check "both devices have a node ($node_a, $node_b)" test -c $node_a -a -c $node_
 
 # The unbinder: unbind and rebind $a until /tmp/fuzz.stop appears; every write must succeed.
 rm -f /tmp/fuzz.stop
+# It reports the slowest unbind and bind (ms).
+uptime_ms() {
+	local u
+	read -r u _ </proc/uptime
+	local c=${u#*.}
+	echo $((${u%.*} * 1000 + 10 * ${c#0}))
+}
 (
-	cycles=0 errors=0
+	cycles=0 errors=0 max_unbind=0 max_bind=0
 	while [ ! -e /tmp/fuzz.stop ]; do
+		t=$(uptime_ms)
 		write_file $drv/unbind $a >/dev/null || errors=$((errors + 1))
+		d=$(($(uptime_ms) - t))
+		[ $d -gt $max_unbind ] && max_unbind=$d
 		sleep 0.0$((RANDOM % 9 + 1))
+		t=$(uptime_ms)
 		write_file $drv/bind $a >/dev/null || errors=$((errors + 1))
+		d=$(($(uptime_ms) - t))
+		[ $d -gt $max_bind ] && max_bind=$d
 		sleep 0.$((RANDOM % 5 + 1))
 		cycles=$((cycles + 1))
 	done
-	echo "unbinder cycles=$cycles errors=$errors"
+	echo "unbinder max_unbind_ms=$max_unbind max_bind_ms=$max_bind cycles=$cycles errors=$errors"
 ) >/tmp/fuzz.unbinder 2>&1 &
 unbinder=$!
 
