@@ -5,6 +5,7 @@
 #   make shell   boot the guest to an interactive shell
 #   make driver KDIR=/path/to/kernel/build   build edu.ko for another (Rust-enabled) kernel
 #   make bench   criterion benchmarks (QUICK=1 for a short run)
+#   make fuzz    the hostile-client scenario for FUZZ_SECONDS per process (FUZZ_SEED to replay)
 #   make clean-cache   delete the kernel/toolchain cache ($(CACHE))
 #
 # Configuration lives in qemu/config.mk; every value there can be overridden here.
@@ -25,7 +26,7 @@ STEP = source qemu/lib.sh && step
 export QEMU GUEST_TIMEOUT
 
 .PHONY: all run test shell setup kernel driver controls guest-tools initramfs bench host-test \
-	guest-test clean clean-cache
+	guest-test fuzz clean clean-cache
 
 all: run
 
@@ -75,6 +76,14 @@ host-test:
 
 guest-test: initramfs
 	@$(GUEST_ENV) tests/run.sh --no-host $(SCENARIOS)
+
+# The long run of the fuzz scenario: each of its four clients runs FUZZ_SECONDS (default 600);
+# FUZZ_SEED=N replays the seeds a run printed. The guest timeout grows with the run.
+FUZZ_SECONDS ?= 600
+fuzz: initramfs
+	@$(GUEST_ENV) GUEST_TIMEOUT=$$(($(FUZZ_SECONDS) + $(GUEST_TIMEOUT))) \
+		GUEST_APPEND="fuzz_seconds=$(FUZZ_SECONDS) $(if $(FUZZ_SEED),fuzz_seed=$(FUZZ_SEED))" \
+		tests/run.sh --no-host fuzz
 
 shell: initramfs
 	@qemu/boot.sh $$(cat $(KDIR_FILE))/arch/x86/boot/bzImage $(INITRD) shell -device edu -device edu

@@ -25,10 +25,21 @@
 //! eductl FILE read                      print a (sysfs) file
 //! eductl BDF cycle COUNT                unbind and rebind BDF from the edu driver COUNT times,
 //!                                       print the median and max of each
+//! eductl failnth N OP ARGS...           make one system call (OP: init, write, open, ioctl,
+//!                                       pread, pwrite, seek) with /proc/thread-self/fail-nth
+//!                                       set to N; print whether the fault was injected and the
+//!                                       call's result (module `failnth`)
+//! eductl fuzz SEED CALLS|SECONDSs DEV SYSFS_DIR
+//!                                       random hostile calls on DEV and its sysfs files, each
+//!                                       judged against the documented errnos; print the seed,
+//!                                       the counts and every unexpected result (module `fuzz`)
 //! ```
 //!
 //! DEV is a path such as `/dev/edu0`, or `fd:N` for a descriptor inherited from the shell
 //! (`exec 3<>/dev/edu0; eductl fd:3 ident`).
+
+mod failnth;
+mod fuzz;
 
 use edu_regs::{errno_name, uapi};
 use std::{
@@ -340,6 +351,11 @@ impl Drop for UnservedPage {
 }
 
 fn run(args: &[String]) -> Result<(), Failure> {
+    match args.first().map(String::as_str) {
+        Some("failnth") => return failnth::failnth(&args[1..]),
+        Some("fuzz") => return fuzz::fuzz(&args[1..]),
+        _ => {}
+    }
     let [dev, cmd, rest @ ..] = args else {
         return Err(usage(
             "usage: eductl DEV COMMAND [ARGS] (see the source's docs)",

@@ -1,0 +1,266 @@
+# Fault injection inside every step: the kernel's own fault injection (failslab, fail_page_alloc,
+# fail_usercopy), swept systematically with /proc/thread-self/fail-nth over each entry point of
+# the driver. For N = 1, 2, 3, ... one call runs with its N-th fault site failing (`eductl failnth
+# N OP ...` arms the counter right before that one system call and reads it back after), until a
+# call reaches fewer than N sites (the fault was not injected): N - 1 is the number of injection
+# points of that entry point. After each N the call must have succeeded or failed with ENOMEM
+# (EFAULT for a user copy; the entry point's documented errnos), and the device must either have
+# nothing of the driver left or still work; no splat, kmemleak clean at the end.
+#
+# The kernel reports a failed sleeping vmalloc (module loading reads the image into one) with
+# warn_alloc(): a "vmalloc error" line and a Call Trace, which the harness would count as a splat.
+# The two module-loading sweeps therefore lower the console log level to 4 (KERN_ERR and worse:
+# KASAN, BUG, Oops still reach the console), and every sweep judges the kernel log itself after
+# each N: any line matching the harness's splat list fails the N, except the Call Trace of a
+# warn_alloc() report.
+# KUnit is off: the module's KUnit suite would run at each of the hundreds of loads.
+# append: kunit.enable=0
+# qemu: -device edu
+. /tests/lib.sh
+kmemleak_reset
+bdf=$(edu_bdfs)
+sys=/sys/bus/pci/devices/$bdf
+drv=/sys/bus/pci/drivers/edu
+# Every N is checked; the full device check (a DMA round trip, raise) runs every FULL_EVERY-th N
+# and after the last. An entry point stops at MAX_N with a note (none comes near it today).
+FULL_EVERY=${FULL_EVERY:-8}
+MAX_N=${MAX_N:-600}
+# failnth_only="pread open" (kernel argument) runs only those sweeps, to chase one finding.
+only=${failnth_only:-}
+# Module loading costs ~2 s per N under TCG and most of its injection points are in the kernel's
+# module loader: those two sweeps try every MODULE_STRIDE-th N, then every N after the last
+# injected one, so the count is exact but not every point is tried. failnth_stride=1 (kernel
+# argument) tries them all.
+MODULE_STRIDE=${failnth_stride:-5}
+stride=1
+
+# The fault types fail-nth drives (Documentation/fault-injection/fault-injection.rst): fail-nth
+# takes precedence over probability, interval and times, so probability stays 0 (nothing fails
+# outside the armed call) and verbose 0 (verbose 2, the default, prints a Call Trace per fault,
+# which the harness counts as a splat). ignore-gfp-wait=N: sleeping (GFP_KERNEL) allocations fail
+# too; fail_page_alloc min-order 0: single pages too.
+fi_setup() {
+	local d=/sys/kernel/debug t
+	for t in failslab fail_page_alloc fail_usercopy; do
+		echo 0 >$d/$t/probability && echo 1 >$d/$t/interval && echo -1 >$d/$t/times &&
+			echo 0 >$d/$t/verbose || return 1
+	done
+	echo N >$d/failslab/ignore-gfp-wait && echo N >$d/fail_page_alloc/ignore-gfp-wait &&
+		echo 0 >$d/fail_page_alloc/min-order && test -w /proc/thread-self/fail-nth
+}
+check "fault injection configured (failslab, fail_page_alloc, fail_usercopy; verbose 0)" fi_setup
+
+# The splat list of tests/run.sh (SPLATS).
+SPLATS='BUG: |WARNING: |Oops|Kernel panic|general protection fault|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|unreferenced object|KASAN|UBSAN|nobody cared|Call Trace:|rcu_sched self-detected|soft lockup'
+
+# dmesg_splats: the splats logged since the last call (which it clears), except the Call Trace of
+# the kernel's report of a failed allocation (warn_alloc: "vmalloc error" / "page allocation
+# failure").
+dmesg_splats() {
+	dmesg -c | awk -v re="$SPLATS" '
+		/vmalloc error:|page allocation failure:/ { allow = 1 }
+		/Call Trace:/ && allow { allow = 0; next }
+		$0 ~ re { print }'
+}
+
+# clean_why: what of the driver is left on the device (nothing printed: nothing left).
+clean_why() {
+	local en f
+	[ -e $sys/driver ] && echo -n "still bound; "
+	[ -e $sys/ident ] && echo -n "sysfs attributes left; "
+	read -r en <$sys/enable
+	[ "$en" = 0 ] || echo -n "still enabled; "
+	for f in /dev/edu*; do [ -e "$f" ] && echo -n "$f left; "; done
+	grep -q ' edu[0-9]*$' /proc/interrupts && echo -n "edu interrupt left; "
+	grep -q ': edu$' /proc/iomem && echo -n "edu iomem region left; "
+}
+
+# works_why [full]: what does not work on the bound device (nothing printed: it works).
+works_why() {
+	local id out
+	[ -e $sys/driver ] || { echo -n "not bound; "; return; }
+	read -r id <$sys/ident || echo -n "ident unreadable; "
+	[ "$id" = 0x010000ed ] || echo -n "sysfs ident '$id'; "
+	out=$(eductl /dev/edu0 factorial 6 2>&1)
+	[ "$out" = 720 ] || echo -n "factorial 6: '$out'; "
+	if [ "$1" = full ]; then
+		eductl /dev/edu0 raise 0x1000 >/dev/null 2>&1 || echo -n "raise failed; "
+		eductl /dev/edu0 pwrite 128 5aa5c33c >/dev/null 2>&1
+		out=$(eductl /dev/edu0 pread 128 4 2>&1)
+		[ "$out" = 5aa5c33c ] || echo -n "DMA round trip: '$out'; "
+	fi
+}
+
+# clean_or_works LABEL N: after a call, either nothing is left or the device works.
+clean_or_works() {
+	local mode=quick
+	[ $(($2 % FULL_EVERY)) -eq 0 ] && mode=full
+	if [ -e $sys/driver ]; then works_why $mode; else clean_why; fi
+}
+
+# Per-entry point hooks: each prepares the state its call needs (prep_X), and judges and restores
+# the state after it (after_X N ERRNO: prints what is wrong, nothing if all is well).
+prep_none() { :; }
+
+# Module init, with the probe it runs.
+prep_init() { :; }
+after_init() {
+	if grep -q '^edu ' /proc/modules; then
+		[ "$2" = 0 ] || echo -n "finit_module failed ($2) but edu is loaded; "
+		clean_or_works init "$1"
+		unload >/dev/null || echo -n "rmmod failed; "
+	fi
+	clean_why
+}
+
+# Probe, in the task that writes the address to bind.
+prep_bind() { :; }
+after_bind() {
+	[ "$2" != 0 ] && [ -e $sys/driver ] && echo -n "bind failed ($2) but the device is bound; "
+	clean_or_works bind "$1"
+	[ -e $sys/driver ] && { write_file $drv/unbind $bdf >/dev/null || echo -n "unbind failed; "; }
+	clean_why
+}
+
+# Calls on a bound device: it must keep working.
+after_bound() { clean_or_works bound "$1"; }
+
+# The listener client's init registers with edu.
+after_client() {
+	if grep -q '^edu_client ' /proc/modules; then
+		[ "$2" = 0 ] || echo -n "finit_module failed ($2) but edu_client is loaded; "
+		unload_client >/dev/null || echo -n "rmmod edu_client failed; "
+	fi
+	# A listener left registered by a failed load would now run freed code: raise interrupts.
+	eductl /dev/edu0 raise 0x1000 >/dev/null 2>&1 || echo -n "raise failed; "
+	after_bound "$1"
+}
+
+# Unbind while a file is open (fd 3 of this shell, inherited by eductl).
+prep_unbind() {
+	[ -e $sys/driver ] || write_file $drv/bind $bdf >/dev/null
+	exec 3<>/dev/edu0
+}
+after_unbind() {
+	local out
+	if [ -e $sys/driver ]; then
+		[ "$2" = 0 ] && echo -n "unbind succeeded but the device is bound; "
+		works_why
+		out=$(eductl fd:3 ident 2>&1)
+		[ "$out" = 0x010000ed ] || echo -n "the open file stopped working: '$out'; "
+	else
+		clean_why
+		out=$(eductl fd:3 ident 2>&1)
+		echo "$out" | grep -q 'error: ENODEV' || echo -n "the open file after unbind: '$out'; "
+	fi
+	exec 3>&-
+	[ -e $sys/driver ] || write_file $drv/bind $bdf >/dev/null || echo -n "rebind failed; "
+}
+
+# sweep NAME ERRNOS PREP AFTER OP ARGS...: the sweep of one entry point. ERRNOS are the failures
+# the call may return while a fault is injected (space-separated).
+points_report=
+sweep() {
+	local name=$1 errnos=" $2 " prep=$3 after=$4 n=1 line inj errno bad=0 why t0 step=$stride
+	local last=0 tried=0
+	shift 4
+	case " $only " in "  " | *" $name "*) ;; *) return ;; esac
+	t0=$(cut -d' ' -f1 /proc/uptime)
+	while :; do
+		$prep
+		if ! line=$(eductl failnth $n "$@" 2>&1); then
+			fail "failnth $name n=$n: eductl failnth ran" "$line"
+			bad=$((bad + 1))
+			break
+		fi
+		echo "$name: $line"
+		inj=${line#*injected=}
+		inj=${inj%% *}
+		errno=${line##*errno=}
+		tried=$((tried + 1))
+		if [ "$inj" = no ] && [ $n -gt $((last + 1)) ]; then
+			# Strided past the end: try each N after the last injected one.
+			$after $n "$errno" >/dev/null
+			step=1 n=$((last + 1))
+			continue
+		fi
+		if [ "$inj" = no ]; then
+			[ "$errno" = 0 ] || { fail "failnth $name: the call succeeds without an injected fault" "$line"; bad=$((bad + 1)); }
+			why=$($after $n "$errno")
+			[ -z "$why" ] || { fail "failnth $name: the device after the uninjected call" "$why"; bad=$((bad + 1)); }
+			break
+		fi
+		if [ "$errno" != 0 ] && [ "${errnos#* $errno }" = "$errnos" ]; then
+			fail "failnth $name n=$n: errno $errno is not one of:$errnos" "$line"
+			bad=$((bad + 1))
+		fi
+		why=$($after $n "$errno")
+		if [ -n "$why" ]; then
+			fail "failnth $name n=$n ($errno): the device is neither clean nor working" "$why"
+			bad=$((bad + 1))
+		fi
+		why=$(dmesg_splats)
+		if [ -n "$why" ]; then
+			echo "$why"
+			fail "failnth $name n=$n ($errno): no splat" "$(echo "$why" | head -n 1)"
+			bad=$((bad + 1))
+		fi
+		if [ $n -ge $MAX_N ]; then
+			echo "NOTE: failnth $name: stopped at MAX_N=$MAX_N injection points, the call still reaches more"
+			break
+		fi
+		last=$n n=$((n + step))
+	done
+	echo "injection points: $name $((n - 1)), $tried calls ($(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $t0 }") s)"
+	points_report="$points_report $name=$((n - 1))"
+	if [ $bad -eq 0 ]; then
+		pass "failnth $name: $((n - 1)) injection points, each failed cleanly"
+	else
+		fail "failnth $name: $bad bad results over $((n - 1)) injection points"
+	fi
+}
+
+dmesg -c >/dev/null
+read -r console_level rest </proc/sys/kernel/printk
+quiet_console() { echo 4 >/proc/sys/kernel/printk; }
+loud_console() { echo $console_level >/proc/sys/kernel/printk; }
+# Module init runs the probe of the one device: its points include the probe's.
+quiet_console
+stride=$MODULE_STRIDE
+sweep init "ENOMEM EFAULT" prep_init after_init init $EDU_KO
+stride=1
+loud_console
+check "load edu for the per-device entry points" load
+check "unbind for the probe sweep" write_file $drv/unbind $bdf
+sweep probe "ENOMEM EFAULT" prep_bind after_bind write $drv/bind $bdf
+check "bind for the calls on a bound device" write_file $drv/bind $bdf
+sweep open "ENOMEM EFAULT" prep_none after_bound open /dev/edu0
+sweep ioctl-ident "EFAULT" prep_none after_bound ioctl /dev/edu0 ident
+sweep ioctl-liveness "EFAULT" prep_none after_bound ioctl /dev/edu0 liveness 0x12345678
+sweep ioctl-factorial "EFAULT" prep_none after_bound ioctl /dev/edu0 factorial 12
+sweep ioctl-raise "EFAULT" prep_none after_bound ioctl /dev/edu0 raise 0x1000
+sweep pread "ENOMEM EFAULT" prep_none after_bound pread /dev/edu0 0 64
+sweep pwrite "ENOMEM EFAULT" prep_none after_bound pwrite /dev/edu0 0 0102030405060708
+sweep lseek "ENOMEM" prep_none after_bound seek /dev/edu0 100 set
+sweep sysfs-factorial "ENOMEM EFAULT" prep_none after_bound write $sys/factorial 7
+quiet_console
+stride=$MODULE_STRIDE
+sweep listener "ENOMEM EFAULT" prep_none after_client init /lib/modules/edu_client.ko
+stride=1
+loud_console
+sweep unbind-open "ENOMEM EFAULT" prep_unbind after_unbind write $drv/unbind $bdf
+echo "injection points per entry point:$points_report"
+# Entry points whose path allocates or copies user memory must have shown injection points: a
+# sweep that injects nothing (fault injection misconfigured) must not pass quietly.
+for ep in init probe open ioctl-ident pread pwrite sysfs-factorial listener unbind-open; do
+	case " $only " in "  " | *" $ep "*) ;; *) continue ;; esac
+	check "failnth $ep reached at least one injection point" sh -c \
+		"echo '$points_report' | grep -q ' $ep=[1-9]'"
+done
+exec 3>&-
+[ -e $sys/driver ] || write_file $drv/bind $bdf >/dev/null
+check "rmmod" unload
+assert_clean "after the sweeps"
+assert_works "after the sweeps"
+kmemleak_check "kmemleak clean after every injected fault"
+scenario_end
