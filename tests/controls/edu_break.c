@@ -37,6 +37,15 @@ struct with_array {
 	int after;
 };
 
+/* Overwrites the stack below the caller's frame, where callees left copies of pointers. */
+static noinline void scrub_stack(void)
+{
+	volatile char buf[1536];
+
+	memset((char *)buf, 0, sizeof(buf));
+	barrier_data((char *)buf);
+}
+
 static DEFINE_SPINLOCK(edu_break_spin);
 static DEFINE_MUTEX(edu_break_a);
 static DEFINE_MUTEX(edu_break_b);
@@ -50,16 +59,18 @@ static int __init edu_break_init(void)
 		int i;
 
 		/*
-		 * Eight times, each pointer overwritten by the next: a copy of the last one may stay
-		 * in a spilled register of this task's (cached) stack, the others are surely lost.
+		 * Thirty-two objects, each pointer overwritten by the next. Copies of the last ones may
+		 * stay behind in this task's (cached, kmemleak-scanned) stack, so the stack below this
+		 * frame is scrubbed too; the rest are surely lost.
 		 */
-		for (i = 0; i < 8; i++) {
+		for (i = 0; i < 32; i++) {
 			p = kmalloc(128, GFP_KERNEL);
 			if (!p)
 				return -ENOMEM;
 			sink = p;
 		}
 		sink = NULL;
+		scrub_stack();
 	} else if (!strcmp(bug, "uaf")) {
 		p = kmalloc(64, GFP_KERNEL);
 		if (!p)
