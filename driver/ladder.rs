@@ -83,20 +83,20 @@ impl<'a> Ladder<'a> {
             match self.dev {
                 Some(dev) => dev_err!(
                     dev,
-                    "{} step {} ({}) failed{}: {:?}\n",
+                    "{} step {} ({}) failed{}: error {}\n",
                     self.name,
                     k,
                     what,
                     why,
-                    e
+                    e.to_errno()
                 ),
                 None => pr_err!(
-                    "{} step {} ({}) failed{}: {:?}\n",
+                    "{} step {} ({}) failed{}: error {}\n",
                     self.name,
                     k,
                     what,
                     why,
-                    e
+                    e.to_errno()
                 ),
             }
         }

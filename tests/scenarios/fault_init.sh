@@ -12,7 +12,7 @@ while [ $k -le $INIT_STEPS ]; do
 	if [ $k -eq $OPTIONAL_STEP ]; then
 		check "fail_init=$k (debugfs, optional): insmod succeeds" load fail_init=$k
 		check "fail_init=$k: the injected step is step $k" sh -c \
-			"dmesg | grep -q 'init step $k (debugfs) failed (injected): ENOMEM'"
+			"dmesg | grep -q 'init step $k (debugfs) failed (injected): error -12'"
 		check "fail_init=$k: the log says what is missing" sh -c \
 			"dmesg | grep -q 'continuing without debugfs'"
 		check "fail_init=$k: no debugfs directory" test ! -e /sys/kernel/debug/edu
@@ -24,7 +24,7 @@ while [ $k -le $INIT_STEPS ]; do
 	fi
 	check_err "fail_init=$k: insmod fails with ENOMEM" ENOMEM load fail_init=$k
 	check "fail_init=$k: the injected step is step $k" sh -c \
-		"dmesg | grep -q 'init step $k (.*) failed (injected): ENOMEM'"
+		"dmesg | grep -q 'init step $k (.*) failed (injected): error -12'"
 	check "fail_init=$k: module not loaded" sh -c "! grep -q '^edu ' /proc/modules"
 	check "fail_init=$k: no edu class" test ! -e /sys/class/edu
 	check "fail_init=$k: no edu char major" sh -c "! grep -q ' edu\$' /proc/devices"

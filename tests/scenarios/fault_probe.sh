@@ -12,7 +12,7 @@ while [ $k -le $PROBE_STEPS ]; do
 	check_eq "fail_probe=$k: every probe failed with ENOMEM" $ndev sh -c \
 		"dmesg | grep -c 'probe with driver edu failed with error -12'"
 	check_eq "fail_probe=$k: the injected step is step $k" $ndev sh -c \
-		"dmesg | grep -c 'probe step $k (.*) failed (injected): ENOMEM'"
+		"dmesg | grep -c 'probe step $k (.*) failed (injected): error -12'"
 	assert_clean "fail_probe=$k"
 	check "fail_probe=$k: rmmod" unload
 	assert_works "fail_probe=$k"
