@@ -23,6 +23,7 @@
 pub mod error;
 pub mod irq;
 pub mod ladder;
+pub mod logger;
 pub mod race;
 pub mod rig;
 pub mod stats;

@@ -205,7 +205,7 @@ impl Drop for Device {
         if Arc::strong_count(&self.vfio) != 1 {
             // Cannot happen (the interrupt thread holding the other reference is joined in step
             // 6's undo); the device would stay open until the last reference goes.
-            eprintln!("edu-rig: device still referenced at teardown");
+            log::error!("device still referenced at teardown");
         }
     }
 }

@@ -97,7 +97,10 @@ fn parse_args(argv: &[String]) -> Result<Args> {
                 opts.timeout =
                     Duration::from_millis(parse_num(&value("--timeout-ms needs a value")?)?)
             }
-            "--trace" => set_trace(true),
+            "--trace" => {
+                set_trace(true);
+                edu_rig::logger::init(true);
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -325,6 +328,7 @@ fn run(argv: &[String]) -> Result<()> {
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    edu_rig::logger::init(false);
     match run(&argv) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
