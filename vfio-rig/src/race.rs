@@ -28,6 +28,8 @@ pub struct RaceOptions {
     pub cycles: usize,
     /// How long each probed rig stays published before remove.
     pub hold: Duration,
+    /// Called after every completed cycle with the number of cycles done so far.
+    pub progress: Option<fn(usize)>,
 }
 
 impl Default for RaceOptions {
@@ -36,6 +38,7 @@ impl Default for RaceOptions {
             clients: 2,
             cycles: 100,
             hold: Duration::from_millis(2),
+            progress: None,
         }
     }
 }
@@ -222,6 +225,9 @@ pub fn churn<H: Ops>(
         drop(rig);
         report.remove_us.push(us(t2.elapsed()));
         last_remove = Some(t2);
+        if let Some(progress) = opts.progress {
+            progress(report.cycles());
+        }
         if released {
             report.stopped = Some(Error::Released);
             break;
@@ -322,6 +328,7 @@ mod tests {
             clients: 2,
             cycles,
             hold: Duration::from_millis(1),
+            progress: None,
         };
         let r = churn(port, "fake", &opts, |port| {
             Binding::publish(
