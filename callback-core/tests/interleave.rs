@@ -16,8 +16,6 @@
 //! another thread has made progress (a step that is not a failed spin
 //! iteration), which keeps the search finite.
 
-#![cfg(feature = "std")]
-
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -25,6 +23,9 @@ use std::thread;
 
 use callback_core::owners::AtomicOwner;
 use callback_core::{Gate, NotRegistered, Owner, Slot, SlotState};
+
+mod common;
+use common::LyingGate;
 
 #[derive(Default)]
 struct State {
@@ -92,6 +93,37 @@ unsafe impl Gate for TestGate {
     fn drained(&self) -> bool {
         // No yield: the drain loop yields in `relax`, so a poll that fails
         // is exactly one spin step.
+        self.0.drained()
+    }
+    fn reinstate(&self) {
+        yield_point(false);
+        self.0.reinstate()
+    }
+}
+
+/// The negative control, with the same yield points as [`TestGate`].
+struct YieldingLyingGate(LyingGate);
+
+// SAFETY: NOT upheld, on purpose (see `LyingGate`); the scheduler runs one thread at a time, so
+// here the broken drain only lets calls run after `unregister` returned.
+unsafe impl Owner for YieldingLyingGate {
+    fn try_get(&self) -> bool {
+        yield_point(false);
+        self.0.try_get()
+    }
+    fn put(&self) {
+        yield_point(false);
+        self.0.put()
+    }
+}
+
+// SAFETY: see above.
+unsafe impl Gate for YieldingLyingGate {
+    fn revoke(&self) {
+        yield_point(false);
+        self.0.revoke()
+    }
+    fn drained(&self) -> bool {
         self.0.drained()
     }
     fn reinstate(&self) {
@@ -254,17 +286,18 @@ fn leak_owner() -> &'static TestGate {
     Box::leak(Box::new(TestGate(AtomicOwner::new())))
 }
 
-fn check_drained(slot: &TestSlot, owner: &TestGate) {
+fn check_drained<G>(slot: &Slot<G, TestGate, Gen, u64>, owner: &TestGate) {
     assert_eq!(slot.state(), SlotState::Empty);
     // Every get was put (the base reference is all that is left).
     assert_eq!(owner.0.count(), 1, "owner reference leaked");
 }
 
-/// One dispatch races one unregister.
-#[test]
-fn dispatch_vs_unregister() {
+/// One dispatch races one unregister, on a slot guarded by `gate()`. Returns the number of
+/// schedules explored and how many of them let the call run after `unregister` returned.
+fn dispatch_vs_unregister_on<G: Gate + Send + 'static>(gate: fn() -> G) -> (usize, usize) {
+    let failing = &*Box::leak(Box::new(AtomicU64::new(0)));
     let runs = explore(|| {
-        let slot: &'static TestSlot = Box::leak(Box::new(Slot::new(TestGate(AtomicOwner::new()))));
+        let slot: &'static Slot<G, TestGate, Gen, u64> = Box::leak(Box::new(Slot::new(gate())));
         let owner = leak_owner();
         let g1 = new_gen(1);
         slot.register(on_event, g1, owner).unwrap();
@@ -278,11 +311,11 @@ fn dispatch_vs_unregister() {
             }),
         ];
         let check = Box::new(move || {
-            assert_eq!(
-                g1.late.load(Ordering::SeqCst),
-                0,
-                "call after unregister returned"
-            );
+            if g1.late.load(Ordering::SeqCst) > 0 {
+                // A call after unregister returned: a failing schedule.
+                failing.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
             let called = g1.calls.load(Ordering::SeqCst);
             match result.lock().unwrap().unwrap() {
                 Ok(1) => assert_eq!(called, 1),
@@ -293,8 +326,28 @@ fn dispatch_vs_unregister() {
         });
         (bodies, check)
     });
+    (runs, failing.load(Ordering::SeqCst) as usize)
+}
+
+/// One dispatch races one unregister.
+#[test]
+fn dispatch_vs_unregister() {
+    let (runs, failing) = dispatch_vs_unregister_on(|| TestGate(AtomicOwner::new()));
+    assert_eq!(
+        failing, 0,
+        "call after unregister returned in {failing} schedules"
+    );
     assert!(runs > 20, "only {runs} schedules");
     eprintln!("dispatch_vs_unregister: {runs} schedules");
+}
+
+/// The negative control: with a gate whose `drained()` lies, the search must find schedules
+/// where the call runs after `unregister` returned.
+#[test]
+fn dispatch_vs_unregister_catches_a_lying_gate() {
+    let (runs, failing) = dispatch_vs_unregister_on(|| YieldingLyingGate(LyingGate::new()));
+    eprintln!("lying gate: {failing} of {runs} schedules fail");
+    assert!(failing > 0, "no failing schedule among {runs}");
 }
 
 /// Two dispatches race an unregister followed by a re-registration.

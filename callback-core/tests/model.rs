@@ -4,8 +4,6 @@
 //! cancel / dispatch / unregister / owner-going operations, checked step by
 //! step against a trivial reference model, for every owner variant.
 
-#![cfg(feature = "std")]
-
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use callback_core::owners::{AtomicOwner, MembarrierOwner, ShardedOwner};

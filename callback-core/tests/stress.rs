@@ -4,8 +4,6 @@
 //! re-register; every call is counted and no call may run after the
 //! unregistration of its generation returned. Run for every owner variant.
 
-#![cfg(feature = "std")]
-
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Barrier;
 use std::thread;
@@ -13,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use callback_core::owners::{AtomicOwner, MembarrierOwner, ShardedOwner, MAX_THREADS};
 use callback_core::{Gate, NotRegistered, Owner, Slot, SlotState};
+
+mod common;
+use common::LyingGate;
 
 /// One registration generation.
 struct Gen {
@@ -45,11 +46,44 @@ fn on_event(g: &'static Gen, ev: u32) -> u64 {
 
 const RUN_FOR: Duration = Duration::from_millis(400);
 
+/// What one stress run saw.
+struct Outcome {
+    gens: usize,
+    /// Calls that saw their generation retired (at their start or end).
+    late: u64,
+    calls: u64,
+    ok: u64,
+    refused: u64,
+    wrong_gen: u64,
+}
+
+/// The stress run with every check: no late call, and enough of everything happened.
+fn stress<G: Gate, O: Gate + 'static>(gate: G, owner: &'static O, revoke_owner: bool) {
+    let o = run_stress(gate, owner, revoke_owner);
+    assert_eq!(o.late, 0, "calls ran after their unregistration returned");
+    assert_eq!(
+        o.calls, o.ok,
+        "every successful dispatch called exactly once"
+    );
+    assert_eq!(o.wrong_gen, 0, "call of an unpublished generation");
+    assert!(o.gens >= 20, "too few generations");
+    assert!(o.ok > 100, "too few calls: {}", o.ok);
+    assert!(o.refused > 0, "dispatch never refused");
+    // The owner's references were all put back.
+    owner.revoke();
+    assert!(owner.drained(), "owner leaked a reference");
+    owner.reinstate();
+}
+
 /// Dispatchers call continuously; the registerer registers a new generation,
 /// lets it run briefly, and unregisters it; a helper thread races extra
 /// unregisters; with `revoke_owner`, every third generation the owner
 /// (module) starts going before the unregister.
-fn stress<G: Gate, O: Gate + 'static>(gate: G, owner: &'static O, revoke_owner: bool) {
+fn run_stress<G: Gate, O: Gate + 'static>(
+    gate: G,
+    owner: &'static O,
+    revoke_owner: bool,
+) -> Outcome {
     const DISPATCHERS: usize = 2;
     let slot: Slot<G, O, Gen, u64> = Slot::new(gate);
     let current: AtomicPtr<Gen> = AtomicPtr::new(std::ptr::null_mut());
@@ -151,27 +185,35 @@ fn stress<G: Gate, O: Gate + 'static>(gate: G, owner: &'static O, revoke_owner: 
 
     let late: u64 = gens.iter().map(|g| g.late.load(Ordering::SeqCst)).sum();
     let calls: u64 = gens.iter().map(|g| g.calls.load(Ordering::SeqCst)).sum();
-    let ok = ok.load(Ordering::SeqCst);
-    let refused = refused.load(Ordering::SeqCst);
+    let o = Outcome {
+        gens: gens.len(),
+        late,
+        calls,
+        ok: ok.load(Ordering::SeqCst),
+        refused: refused.load(Ordering::SeqCst),
+        wrong_gen: wrong_gen.load(Ordering::SeqCst),
+    };
     eprintln!(
-        "{} gens, {ok} calls, {refused} refused, {} helper unregisters",
-        gens.len(),
+        "{} gens, {} calls, {} refused, {} helper unregisters, {late} late",
+        o.gens,
+        o.ok,
+        o.refused,
         helper_unregs.load(Ordering::SeqCst)
     );
-    assert_eq!(late, 0, "calls ran after their unregistration returned");
-    assert_eq!(calls, ok, "every successful dispatch called exactly once");
-    assert_eq!(
-        wrong_gen.load(Ordering::SeqCst),
-        0,
-        "call of an unpublished generation"
+    o
+}
+
+/// The negative control: with a gate whose `drained()` lies, `unregister` returns while calls
+/// are in flight, and the same harness must report late calls.
+#[test]
+fn stress_catches_a_lying_gate() {
+    static OWNER: AtomicOwner = AtomicOwner::new();
+    let o = run_stress(LyingGate::new(), &OWNER, false);
+    assert!(o.ok > 100, "too few calls: {}", o.ok);
+    assert!(
+        o.late > 0,
+        "the stress test missed calls after unregister returned"
     );
-    assert!(gens.len() >= 20, "too few generations");
-    assert!(ok > 100, "too few calls: {ok}");
-    assert!(refused > 0, "dispatch never refused");
-    // The owner's references were all put back.
-    owner.revoke();
-    assert!(owner.drained(), "owner leaked a reference");
-    owner.reinstate();
 }
 
 #[test]

@@ -25,3 +25,22 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
 # no_panic FILE: FILE (a rig's output) shows no Rust panic.
 no_panic() { ! grep -q 'panicked' "$1"; }
+
+# field NAME FILE: the value of NAME=value in FILE's first line that has one (empty if none).
+field() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" "$2" | head -n 1; }
+
+# field_gt NAME MIN FILE: FILE has NAME=value with an integer value > MIN.
+field_gt() {
+	local v
+	v=$(field "$1" "$3")
+	case $v in '' | *[!0-9]*) echo "no integer $1= in $3 (got '$v')"; return 1 ;; esac
+	[ "$v" -gt "$2" ] || { echo "$1=$v, want > $2"; return 1; }
+}
+
+# no_dmesg PATTERN: the kernel log (which must be readable) has no line matching PATTERN.
+no_dmesg() {
+	local log
+	log=$(dmesg) || { echo "dmesg failed"; return 1; }
+	[ -n "$log" ] || { echo "dmesg is empty"; return 1; }
+	! echo "$log" | grep -q "$1" || { echo "$log" | grep "$1" | tail -n 1; return 1; }
+}

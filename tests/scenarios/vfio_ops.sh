@@ -13,7 +13,19 @@ check "the group node /dev/vfio/$(vfio_group $bdf) exists" test -c /dev/vfio/$(v
 echo "reserved regions of group $(vfio_group $bdf):"
 cat /sys/kernel/iommu_groups/$(vfio_group $bdf)/reserved_regions
 edu-rig --trace $bdf info
-check "info" edu-rig $bdf info
+for irq in msi intx; do
+	edu-rig --irq $irq $bdf info >/tmp/info 2>&1
+	rc=$?
+	cat /tmp/info
+	check_eq "$irq: info exit status 0" 0 echo $rc
+	check_eq "$irq: info names the irq mode" $irq field irq /tmp/info
+	check_eq "$irq: info names the group" "$(vfio_group $bdf)" field group /tmp/info
+	iova=$(field iova /tmp/info)
+	check "$irq: info iova $iova is page-aligned and inside the 28-bit mask" \
+		sh -c "[ -n '$iova' ] && [ \$(($iova % 4096)) -eq 0 ] && [ \$(($iova + 4096)) -le \$((0x10000000)) ]"
+	check "$irq: info ident" grep -qx 'ident=0x010000ed' /tmp/info
+	check "$irq: info liveness" grep -qx 'liveness=ok' /tmp/info
+done
 
 for irq in msi intx; do
 	r="edu-rig --irq $irq $bdf"
@@ -49,7 +61,7 @@ for irq in msi intx; do
 done
 check_err "unknown --irq is EINVAL" EINVAL edu-rig --irq msix $bdf ident
 check_err "a device not on vfio-pci is ENODEV" ENODEV edu-rig 0000:00:00.0 ident
-check "no DMAR fault in the kernel log" sh -c "! dmesg | grep -q 'DMAR: \[DMA'"
+check "no DMAR fault in the kernel log" no_dmesg 'DMAR: \[DMA'
 check "unbind from vfio-pci" from_vfio $bdf
 kmemleak_check "kmemleak clean"
 scenario_end

@@ -261,9 +261,13 @@ fn service(
     use std::os::fd::AsRawFd;
     let fds = [efd.as_raw_fd(), req.as_raw_fd(), stop.as_raw_fd()];
     loop {
-        let Ok(ready) = sys::poll_readable(&fds, -1) else {
-            events.set_gone();
-            return;
+        let ready = match sys::poll_readable(&fds, -1) {
+            Ok(ready) => ready,
+            Err(e) => {
+                log::error!("interrupt thread: poll failed, taking the device as gone: {e}");
+                events.set_gone();
+                return;
+            }
         };
         if ready[2] {
             return;
@@ -278,7 +282,10 @@ fn service(
                 events.post(status);
             }
             if mode == IrqMode::Intx {
-                let _ = vfio.unmask_irq(VFIO_PCI_INTX_IRQ_INDEX);
+                if let Err(e) = vfio.unmask_irq(VFIO_PCI_INTX_IRQ_INDEX) {
+                    // The line stays masked: waiters will time out. Say why.
+                    log::error!("interrupt thread: INTx unmask failed: {e}");
+                }
             }
         }
         if ready[1] {

@@ -7,8 +7,11 @@
 //! Clients never call the hardware directly: they go through a [`Port`], a callback-core
 //! [`Slot`](callback_core::Slot) owned by the rig, so that once remove has begun new calls fail
 //! with [`Error::NotRegistered`], remove waits for the calls in flight, and no call reaches a
-//! removed device (two canaries check it: a generation flag inside every operation, counted by
-//! [`violations`], and a `PROT_NONE` mapping left where BAR0 was).
+//! removed device. Two canaries check it: the port's generations, checked at the start and at
+//! the end of every operation and counted by [`Port::violations`], and a `PROT_NONE` mapping left
+//! where BAR0 was, on which a late access faults. The race ([`race`]) runs on any [`Ops`], so
+//! that a host test shows, with a fake device and a remove that does not drain, that the first
+//! canary does fire.
 //!
 //! Interrupts arrive on eventfds (MSI or INTx) and are handled by a service thread, which also
 //! listens to vfio-pci's request interrupt: when someone unbinds the device, the rig's owner sees
@@ -20,6 +23,7 @@
 pub mod error;
 pub mod irq;
 pub mod ladder;
+pub mod logger;
 pub mod race;
 pub mod rig;
 pub mod stats;
@@ -28,4 +32,4 @@ pub mod vfio;
 
 pub use error::{Error, Result};
 pub use irq::IrqMode;
-pub use rig::{violations, Client, Port, ProbeOptions, Rig};
+pub use rig::{Binding, Client, Hw, Ops, Port, ProbeOptions, Rig};

@@ -4,9 +4,10 @@
 //! probe/remove cycles under them.
 //!
 //! Every call goes through the [`Port`]; a call either completes with a checked result, or is
-//! refused ([`Error::NotRegistered`]) because the rig is not published. A call that reaches a
-//! removed device is a violation (counted by [`violations`], or a fault on the `PROT_NONE`
-//! canary that kills the process).
+//! refused ([`Error::NotRegistered`]) because the rig is not published. A call still running
+//! when remove tears its device down is a violation (counted by [`Port::violations`], or a fault
+//! on the `PROT_NONE` canary that kills the process). [`churn`] runs on any [`Ops`]: the tests
+//! below run it with a fake device, with the real remove and with one that does not drain.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 use edu_regs::regs;
 
 use crate::error::Error;
-use crate::rig::{violations, Port, ProbeOptions, Rig};
+use crate::rig::{Binding, Ops, Port, ProbeOptions, Rig};
 use crate::stats::{median, ns, percentile, us};
 
 /// Parameters of a race run.
@@ -27,6 +28,8 @@ pub struct RaceOptions {
     pub cycles: usize,
     /// How long each probed rig stays published before remove.
     pub hold: Duration,
+    /// Called after every completed cycle with the number of cycles done so far.
+    pub progress: Option<fn(usize)>,
 }
 
 impl Default for RaceOptions {
@@ -35,6 +38,7 @@ impl Default for RaceOptions {
             clients: 2,
             cycles: 100,
             hold: Duration::from_millis(2),
+            progress: None,
         }
     }
 }
@@ -75,7 +79,9 @@ pub struct RaceReport {
     pub errors: u64,
     /// The last such error.
     pub last_error: Option<String>,
-    /// Calls that reached a removed device.
+    /// Removes that found calls in flight and had to wait for them.
+    pub removes_with_calls_in_flight: u64,
+    /// Calls still running when their device was torn down (or reaching no device).
     pub violations: u64,
     /// Why the run stopped early, if it did.
     pub stopped: Option<Error>,
@@ -106,7 +112,7 @@ impl RaceReport {
             "race cycles={} clients={} irq={} probe_median_us={} probe_max_us={} \
              remove_median_us={} remove_max_us={} refused_window_median_us={} \
              calls_ok={} calls_refused={} call_p50_us={} call_p90_us={} call_p99_us={} \
-             call_max_us={} wrong={} errors={} violations={}",
+             call_max_us={} wrong={} errors={} removes_with_calls_in_flight={} violations={}",
             self.cycles(),
             self.clients,
             self.irq,
@@ -123,13 +129,14 @@ impl RaceReport {
             p(self.call_ns.last().copied().unwrap_or(0)),
             self.wrong,
             self.errors,
+            self.removes_with_calls_in_flight,
             self.violations,
         )
     }
 }
 
 /// One client: calls a mix of operations until told to stop, checking every result.
-fn client_loop(port: &'static Port, stop: &AtomicBool) -> ClientTally {
+fn client_loop<H: Ops>(port: &'static Port<H>, stop: &AtomicBool) -> ClientTally {
     let client = port.client();
     let mut t = ClientTally::default();
     let mut i: u32 = 0;
@@ -169,12 +176,24 @@ fn client_loop(port: &'static Port, stop: &AtomicBool) -> ClientTally {
 
 /// Runs the race on the edu at `bdf`.
 pub fn run(bdf: &str, probe: &ProbeOptions, opts: &RaceOptions) -> RaceReport {
-    let port = Port::new();
+    churn(Port::new(), probe.irq.name(), opts, |port| {
+        Rig::probe(bdf, probe, port)
+    })
+}
+
+/// Runs the race on `port`: `opts.clients` client threads call while `opts.cycles` times
+/// `probe` publishes a device and the controller removes it again. `irq` only labels the report.
+pub fn churn<H: Ops>(
+    port: &'static Port<H>,
+    irq: &'static str,
+    opts: &RaceOptions,
+    mut probe: impl FnMut(&'static Port<H>) -> crate::Result<Binding<H>>,
+) -> RaceReport {
     let stop = Arc::new(AtomicBool::new(false));
-    let before = violations();
+    let (violations, in_flight) = (port.violations(), port.removes_with_calls_in_flight());
     let mut report = RaceReport {
         clients: opts.clients,
-        irq: probe.irq.name(),
+        irq,
         ..Default::default()
     };
     let threads: Vec<_> = (0..opts.clients)
@@ -186,7 +205,7 @@ pub fn run(bdf: &str, probe: &ProbeOptions, opts: &RaceOptions) -> RaceReport {
     let mut last_remove: Option<Instant> = None;
     for _ in 0..opts.cycles {
         let t0 = Instant::now();
-        let rig = match Rig::probe(bdf, probe, port) {
+        let rig = match probe(port) {
             Ok(rig) => rig,
             Err(e) => {
                 report.stopped = Some(e);
@@ -206,6 +225,9 @@ pub fn run(bdf: &str, probe: &ProbeOptions, opts: &RaceOptions) -> RaceReport {
         drop(rig);
         report.remove_us.push(us(t2.elapsed()));
         last_remove = Some(t2);
+        if let Some(progress) = opts.progress {
+            progress(report.cycles());
+        }
         if released {
             report.stopped = Some(Error::Released);
             break;
@@ -231,13 +253,124 @@ pub fn run(bdf: &str, probe: &ProbeOptions, opts: &RaceOptions) -> RaceReport {
         }
     }
     report.call_ns.sort_unstable();
-    report.violations = violations() - before;
+    report.violations = port.violations() - violations;
+    report.removes_with_calls_in_flight = port.removes_with_calls_in_flight() - in_flight;
     report
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Result;
+    use std::sync::atomic::AtomicU64;
+
+    /// A fake edu for the host: right answers, some device time per call, and its own record of
+    /// accesses after its teardown (independent of the port's oracle).
+    struct FakeEdu {
+        torn_down: AtomicBool,
+        late: &'static AtomicU64,
+    }
+
+    impl FakeEdu {
+        /// One register access: counts it if the device was already torn down.
+        fn touch(&self) {
+            if self.torn_down.load(Ordering::SeqCst) {
+                self.late.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+
+        /// A register access, device time, another access: a call that remove can overlap.
+        fn work(&self) {
+            self.touch();
+            std::thread::sleep(Duration::from_micros(50));
+            self.touch();
+        }
+    }
+
+    impl Ops for FakeEdu {
+        fn ident(&self) -> Result<u32> {
+            self.work();
+            Ok(regs::IDENT_VALUE)
+        }
+        fn liveness(&self, x: u32) -> Result<u32> {
+            self.work();
+            Ok(!x)
+        }
+        fn factorial(&self, n: u32) -> Result<u32> {
+            let v = regs::factorial(n).ok_or(Error::Overflow)?;
+            self.work();
+            Ok(v)
+        }
+        fn factorial_polled(&self, n: u32) -> Result<u32> {
+            self.factorial(n)
+        }
+        fn raise(&self, _value: u32) -> Result<()> {
+            self.work();
+            Ok(())
+        }
+        fn dma_write(&self, _offset: u64, data: &[u8]) -> Result<usize> {
+            self.work();
+            Ok(data.len())
+        }
+        fn dma_read(&self, _offset: u64, len: usize) -> Result<Vec<u8>> {
+            self.work();
+            Ok(vec![0; len])
+        }
+        fn teardown(&self) {
+            self.torn_down.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// The race on fake devices; returns the report and the accesses after teardown.
+    fn fake_race(port: &'static Port<FakeEdu>, cycles: usize) -> (RaceReport, u64) {
+        let late: &'static AtomicU64 = Box::leak(Box::new(AtomicU64::new(0)));
+        let opts = RaceOptions {
+            clients: 2,
+            cycles,
+            hold: Duration::from_millis(1),
+            progress: None,
+        };
+        let r = churn(port, "fake", &opts, |port| {
+            Binding::publish(
+                port,
+                FakeEdu {
+                    torn_down: AtomicBool::new(false),
+                    late,
+                },
+            )
+        });
+        eprintln!("{}", r.summary_line());
+        (r, late.load(Ordering::SeqCst))
+    }
+
+    #[test]
+    fn race_on_a_fake_device_drains_calls_in_flight() {
+        let port = Port::new();
+        let (r, late) = fake_race(port, 200);
+        assert!(r.passed(200), "{}", r.summary_line());
+        assert_eq!(r.violations, 0);
+        assert_eq!(late, 0, "the fake device was used after its teardown");
+        assert!(r.calls_ok > 0 && r.calls_refused > 0);
+        // The drain was really exercised: some removes had to wait.
+        assert!(r.removes_with_calls_in_flight > 0, "{}", r.summary_line());
+        assert_eq!(port.removes(), 200);
+    }
+
+    /// The positive control: a remove that tears the device down before draining. The oracle
+    /// must see it (and the fake device confirms it was used after its teardown).
+    #[test]
+    fn race_oracle_catches_a_remove_that_does_not_drain() {
+        let port = Port::with_broken_teardown();
+        let (r, late) = fake_race(port, 200);
+        assert!(r.removes_with_calls_in_flight > 0, "{}", r.summary_line());
+        assert!(
+            r.violations > 0,
+            "the oracle missed it: {}",
+            r.summary_line()
+        );
+        assert!(late > 0, "no late access happened: {}", r.summary_line());
+        assert!(!r.passed(200));
+    }
 
     #[test]
     fn summary_line_format() {
@@ -254,7 +387,7 @@ mod tests {
         let l = r.summary_line();
         assert!(l.starts_with("race cycles=3 clients=2 irq=msi probe_median_us=20 probe_max_us=30"));
         assert!(l.contains("call_p50_us=2.0"));
-        assert!(l.ends_with("violations=0"));
+        assert!(l.ends_with(" removes_with_calls_in_flight=0 violations=0"));
         assert!(r.passed(3));
         assert!(!r.passed(4));
     }

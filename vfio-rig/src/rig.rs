@@ -12,13 +12,25 @@
 //! | 4 | [`Bar`] | BAR0 mmap, identification and liveness check | replace the mapping by a `PROT_NONE` canary |
 //! | 5 | [`DmaMapping`] | a page mapped at an IOVA < 2^28 | unmap the IOVA, free the page |
 //! | 6 | [`Irq`] | eventfd on MSI or INTx, service thread | stop and join the thread, disable the irq |
-//! | 7 | `Published` | the callback-core slot activated with the rig as owner | revoke the owner, drain in-flight calls |
+//! | 7 | [`Binding`] | the callback-core slot activated with the rig as owner | revoke the owner, drain in-flight calls, retire the generation |
 //!
-//! Remove is dropping the [`Rig`]: its fields are declared in teardown order, so Rust undoes
-//! step 7 first, then the hardware steps from 6 down to 1 (the fields of [`Hw`]).
+//! Remove is dropping the [`Rig`] (a [`Binding`] of an [`Hw`]): it undoes step 7, then tears the
+//! hardware down ([`Ops::teardown`]: steps 6 down to 1, the guards of [`Hw`], in reverse).
+//!
+//! # The race oracle
+//!
+//! Every probe publishes a new *generation* of its [`Port`]; remove *retires* it once the drain
+//! is over and before the hardware goes. Every call checks, at its start and again at its
+//! **end**, that its generation was not retired: a call still running when remove tears the
+//! hardware down is counted in [`Port::violations`]. Retired [`Hw`]s stay in the port's
+//! quarantine, so such a late call reads valid memory (and its BAR accesses fault on the
+//! `PROT_NONE` canary) instead of freed memory. [`Port::removes_with_calls_in_flight`] counts the
+//! removes that really had to wait for a call in flight, which shows that the race exercised the
+//! drain at all.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicPtr, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,8 +42,8 @@ use edu_regs::regs;
 
 use crate::error::{Error, Result};
 use crate::irq::{Events, Irq, IrqMode};
-use crate::ladder::{Ladder, StepTrace};
-use crate::sys::Mmio;
+use crate::ladder::{Ladder, StepTrace, STEP_COUNT};
+use crate::sys::{DmaPage, Mmio};
 use crate::vfio::{BusMaster, Container, Device, DmaMapping};
 
 /// How a command's completion is awaited.
@@ -41,14 +53,6 @@ enum Completion {
     Poll,
     /// The device's interrupt, through the service thread.
     Interrupt,
-}
-
-/// Calls that reached a device after its teardown had begun, process-wide: must stay 0.
-static VIOLATIONS: AtomicU64 = AtomicU64::new(0);
-
-/// Number of calls that reached a removed (or removing) rig: the dispatch protocol's failures.
-pub fn violations() -> u64 {
-    VIOLATIONS.load(Ordering::SeqCst)
 }
 
 /// Options of [`Rig::probe`].
@@ -72,7 +76,9 @@ impl Default for ProbeOptions {
     }
 }
 
-/// Step 4: BAR0 mapped (volatile 32-bit accesses), after checking that an edu answers.
+/// Step 4: BAR0 mapped (volatile 32-bit accesses), after checking that an edu answers. Its undo
+/// replaces the mapping by the `PROT_NONE` canary ([`Mmio::revoke`]); the [`Mmio`] itself may
+/// live on (in a quarantined [`Hw`]), so a late access faults.
 pub struct Bar {
     pub(crate) mmio: Arc<Mmio>,
     _trace: StepTrace,
@@ -102,6 +108,12 @@ impl Bar {
     }
 }
 
+impl Drop for Bar {
+    fn drop(&mut self) {
+        self.mmio.revoke();
+    }
+}
+
 /// Checks that the device answers like an edu: identification and liveness (as the driver's
 /// `check_device`; an all-ones identification means the device is gone).
 fn check_device(bar: &Mmio) -> Result<()> {
@@ -122,23 +134,33 @@ fn check_device(bar: &Mmio) -> Result<()> {
     Ok(())
 }
 
+/// The guards of probe steps 1-6, declared in teardown order (Rust drops them top to bottom).
+struct Guards {
+    _irq: Irq,
+    _dma: DmaMapping,
+    _bar: Bar,
+    _config: BusMaster,
+    _device: Device,
+    _container: Container,
+}
+
 /// The hardware side of one probed device: the guards of steps 1-6 and the state the operations
 /// use.
 ///
-/// Fields are declared in teardown order, the reverse of [`Rig::probe`]: Rust drops them top to
-/// bottom.
+/// [`Ops::teardown`] undoes steps 6 to 1; the `Hw` itself may outlive it (in its port's
+/// quarantine): its BAR is then the `PROT_NONE` canary, and its DMA page is still valid memory
+/// but no longer mapped for the device.
 pub struct Hw {
-    irq: Irq,
-    dma: DmaMapping,
-    bar: Bar,
-    _config: BusMaster,
-    _device: Device,
-    container: Container,
+    /// Steps 1-6, until [`Ops::teardown`] takes them.
+    guards: Mutex<Option<Guards>>,
+    bar: Arc<Mmio>,
+    page: Arc<DmaPage>,
+    iova: u64,
+    irq_mode: IrqMode,
+    group: u32,
     /// Serialises commands: at most one factorial, liveness check, raise or DMA at a time.
     cmd: Mutex<()>,
     events: Arc<Events>,
-    /// True exactly while published: every operation checks it (the generation canary).
-    live: Arc<AtomicBool>,
     timeout: Duration,
 }
 
@@ -162,20 +184,40 @@ pub fn dma_len(dir: Dir, offset: u64, len: usize) -> Result<usize> {
     }
 }
 
+/// What a [`Port`] serves: the operations of one probed device, and the undo of its hardware
+/// steps. [`Hw`] is the real one; the race ([`crate::race::churn`]) runs on any implementation,
+/// so that its oracle can be tested on the host with a fake device.
+pub trait Ops: Send + Sync + 'static {
+    /// The identification register.
+    fn ident(&self) -> Result<u32>;
+    /// Writes `x` to the liveness register and returns what the device gives back.
+    fn liveness(&self, x: u32) -> Result<u32>;
+    /// `n!` computed by the device, completed by its interrupt.
+    fn factorial(&self, n: u32) -> Result<u32>;
+    /// `n!` computed by the device, polled.
+    fn factorial_polled(&self, n: u32) -> Result<u32>;
+    /// Raises the device interrupt with `value` and returns once it was handled.
+    fn raise(&self, value: u32) -> Result<()>;
+    /// Moves up to `data.len()` bytes to the device buffer at `offset`; returns how many.
+    fn dma_write(&self, offset: u64, data: &[u8]) -> Result<usize>;
+    /// Reads up to `len` bytes of the device buffer at `offset`.
+    fn dma_read(&self, offset: u64, len: usize) -> Result<Vec<u8>>;
+    /// Undoes the hardware steps (the second half of remove, after the drain). Idempotent.
+    fn teardown(&self);
+    /// Whether the device was asked back (or vanished): the owner should remove it promptly.
+    fn release_requested(&self) -> bool {
+        false
+    }
+    /// Waits up to `timeout` for [`Ops::release_requested`].
+    fn wait_release_request(&self, timeout: Duration) -> bool {
+        std::thread::sleep(timeout);
+        self.release_requested()
+    }
+}
+
 impl Hw {
     fn bar(&self) -> &Mmio {
-        &self.bar.mmio
-    }
-
-    /// The generation canary: an operation on a rig that is not published is a protocol
-    /// violation; it is counted and refused before touching the device.
-    fn enter(&self) -> Result<()> {
-        if self.live.load(Ordering::SeqCst) {
-            Ok(())
-        } else {
-            VIOLATIONS.fetch_add(1, Ordering::SeqCst);
-            Err(Error::Violation)
-        }
+        &self.bar
     }
 
     /// Turns an all-ones read into [`Error::Gone`] (a live edu never reads all-ones at IDENT).
@@ -214,34 +256,7 @@ impl Hw {
         }
     }
 
-    /// The identification register.
-    pub fn ident(&self) -> Result<u32> {
-        self.enter()?;
-        let v = self.bar().read32(regs::IDENT);
-        self.check_value(v)
-    }
-
-    /// Writes `x` to the liveness register and returns what the device gives back.
-    pub fn liveness(&self, x: u32) -> Result<u32> {
-        self.enter()?;
-        let _cmd = self.lock();
-        self.bar().write32(regs::LIVENESS, x);
-        let v = self.bar().read32(regs::LIVENESS);
-        self.check_value(v)
-    }
-
-    /// Computes `n!` on the device by polling the status register.
-    pub fn factorial_polled(&self, n: u32) -> Result<u32> {
-        self.compute_factorial(n, Completion::Poll)
-    }
-
-    /// Computes `n!` on the device, completed by its interrupt.
-    pub fn factorial(&self, n: u32) -> Result<u32> {
-        self.compute_factorial(n, Completion::Interrupt)
-    }
-
     fn compute_factorial(&self, n: u32, how: Completion) -> Result<u32> {
-        self.enter()?;
         regs::factorial(n).ok_or(Error::Overflow)?;
         let _cmd = self.lock();
         // An abandoned earlier call may have left a computation running.
@@ -268,55 +283,11 @@ impl Hw {
         self.check_value(v)
     }
 
-    /// Raises the device interrupt with `value` and returns once the service thread has seen
-    /// (and acknowledged) it.
-    pub fn raise(&self, value: u32) -> Result<()> {
-        self.enter()?;
-        if value == 0 {
-            return Err(Error::Invalid("raise takes a non-zero value"));
-        }
-        let _cmd = self.lock();
-        self.events.consume(value);
-        self.bar().write32(regs::IRQ_RAISE, value);
-        self.events.wait(value, self.timeout, "a raised interrupt")
-    }
-
-    /// Moves up to `data.len()` bytes to the device buffer at `offset` by DMA; returns how many.
-    pub fn dma_write(&self, offset: u64, data: &[u8]) -> Result<usize> {
-        self.enter()?;
-        let n = dma_len(Dir::ToDevice, offset, data.len())?;
-        if n == 0 {
-            return Ok(0);
-        }
-        let _cmd = self.lock();
-        self.dma.page().copy_in(&data[..n]);
-        self.dma_run(Dir::ToDevice, offset, n)?;
-        Ok(n)
-    }
-
-    /// Reads up to `len` bytes of the device buffer at `offset` by DMA.
-    pub fn dma_read(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
-        self.enter()?;
-        let n = dma_len(Dir::ToRam, offset, len)?;
-        if n == 0 {
-            return Ok(Vec::new());
-        }
-        let _cmd = self.lock();
-        self.dma_run(Dir::ToRam, offset, n)?;
-        let mut out = vec![0; n];
-        self.dma.page().copy_out(&mut out);
-        Ok(out)
-    }
-
     /// Runs one transfer of `n` bytes (already bounds-checked) and waits for its interrupt.
     fn dma_run(&self, dir: Dir, offset: u64, n: usize) -> Result<()> {
         let (src, dst, flags) = match dir {
-            Dir::ToDevice => (self.dma.iova, regs::DMA_BUF_ADDR + offset, 0),
-            Dir::ToRam => (
-                regs::DMA_BUF_ADDR + offset,
-                self.dma.iova,
-                regs::DMA_CMD_TO_RAM,
-            ),
+            Dir::ToDevice => (self.iova, regs::DMA_BUF_ADDR + offset, 0),
+            Dir::ToRam => (regs::DMA_BUF_ADDR + offset, self.iova, regs::DMA_CMD_TO_RAM),
         };
         // With the 28-bit DMA mask every address fits the 32-bit writes the engine takes.
         let src = u32::try_from(src).map_err(|_| Error::Invalid("DMA address"))?;
@@ -341,23 +312,113 @@ impl Hw {
         }
         Ok(())
     }
+
+    fn dma_busy(&self) -> bool {
+        let v = self.bar().read32(regs::DMA_CMD);
+        v != regs::ALL_ONES && v & regs::DMA_CMD_START != 0
+    }
+
+    /// The interrupt mode in use.
+    pub fn irq_mode(&self) -> IrqMode {
+        self.irq_mode
+    }
+
+    /// Interrupts the service thread has handled.
+    pub fn irq_count(&self) -> u64 {
+        self.events.count()
+    }
+
+    /// The IOMMU group.
+    pub fn group(&self) -> u32 {
+        self.group
+    }
+
+    /// The IOVA of the DMA page.
+    pub fn iova(&self) -> u64 {
+        self.iova
+    }
+}
+
+impl Ops for Hw {
+    fn ident(&self) -> Result<u32> {
+        let v = self.bar().read32(regs::IDENT);
+        self.check_value(v)
+    }
+
+    fn liveness(&self, x: u32) -> Result<u32> {
+        let _cmd = self.lock();
+        self.bar().write32(regs::LIVENESS, x);
+        let v = self.bar().read32(regs::LIVENESS);
+        self.check_value(v)
+    }
+
+    fn factorial(&self, n: u32) -> Result<u32> {
+        self.compute_factorial(n, Completion::Interrupt)
+    }
+
+    fn factorial_polled(&self, n: u32) -> Result<u32> {
+        self.compute_factorial(n, Completion::Poll)
+    }
+
+    fn raise(&self, value: u32) -> Result<()> {
+        if value == 0 {
+            return Err(Error::Invalid("raise takes a non-zero value"));
+        }
+        let _cmd = self.lock();
+        self.events.consume(value);
+        self.bar().write32(regs::IRQ_RAISE, value);
+        self.events.wait(value, self.timeout, "a raised interrupt")
+    }
+
+    fn dma_write(&self, offset: u64, data: &[u8]) -> Result<usize> {
+        let n = dma_len(Dir::ToDevice, offset, data.len())?;
+        if n == 0 {
+            return Ok(0);
+        }
+        let _cmd = self.lock();
+        self.page.copy_in(&data[..n]);
+        self.dma_run(Dir::ToDevice, offset, n)?;
+        Ok(n)
+    }
+
+    fn dma_read(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let n = dma_len(Dir::ToRam, offset, len)?;
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let _cmd = self.lock();
+        self.dma_run(Dir::ToRam, offset, n)?;
+        let mut out = vec![0; n];
+        self.page.copy_out(&mut out);
+        Ok(out)
+    }
+
+    fn teardown(&self) {
+        let _cmd = self.lock();
+        let Some(guards) = self.guards.lock().unwrap_or_else(|e| e.into_inner()).take() else {
+            return;
+        };
+        // Before the DMA page is unmapped (step 5's undo, right after the interrupt thread
+        // stops): a running transfer must finish first. The BAR is still mapped here.
+        if self.dma_busy() {
+            let _ = self.wait_idle(regs::DMA_CMD, regs::DMA_CMD_START, "a DMA");
+        }
+        drop(guards);
+    }
+
+    fn release_requested(&self) -> bool {
+        self.events.requested() || self.events.gone()
+    }
+
+    fn wait_release_request(&self, timeout: Duration) -> bool {
+        self.events.wait_request(timeout)
+    }
 }
 
 impl Drop for Hw {
     fn drop(&mut self) {
-        // Before the DMA page goes (step 5's undo, right after the interrupt thread stops): a
-        // running transfer must finish first. The BAR is still mapped here.
-        let _cmd = self.cmd.lock();
-        if self.dma_busy() {
-            let _ = self.wait_idle(regs::DMA_CMD, regs::DMA_CMD_START, "a DMA");
-        }
-    }
-}
-
-impl Hw {
-    fn dma_busy(&self) -> bool {
-        let v = self.bar().read32(regs::DMA_CMD);
-        v != regs::ALL_ONES && v & regs::DMA_CMD_START != 0
+        // Normally done by remove; here when probe failed after building the hardware.
+        self.teardown();
     }
 }
 
@@ -403,7 +464,27 @@ thread_local! {
     static CALL: RefCell<CallArgs> = RefCell::new(CallArgs::default());
 }
 
-type RigSlot = Slot<AtomicOwner, AtomicOwner, Port, Result<u32>>;
+type RigSlot<H> = Slot<AtomicOwner, AtomicOwner, Port<H>, Result<u32>>;
+
+/// How many removed generations a port keeps alive (see [`Port`]).
+const QUARANTINE_KEEP: usize = 16;
+
+/// How remove treats the calls in flight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Teardown {
+    /// Drain them, then retire the generation and tear the hardware down (the real remove).
+    Drain,
+    /// The seeded bug of the positive control (tests only): retire and tear down first, drain
+    /// afterwards.
+    #[cfg(test)]
+    SkipDrain,
+}
+
+/// One published generation: the device and its number.
+struct Entry<H> {
+    generation: u64,
+    hw: H,
+}
 
 /// Where clients meet the rig: a callback-core [`Slot`] whose registration is the rig's
 /// operation table, owned by the rig's own [`AtomicOwner`] (the userspace model of the kernel
@@ -411,26 +492,58 @@ type RigSlot = Slot<AtomicOwner, AtomicOwner, Port, Result<u32>>;
 /// at once), then unregisters, which waits for the calls in flight.
 ///
 /// A port lives for the whole process ([`Port::new`] leaks one small allocation) and serves any
-/// number of successive rigs (probe/remove cycles), one at a time.
-pub struct Port {
-    slot: RigSlot,
+/// number of successive rigs (probe/remove cycles), one at a time. It keeps the race oracle's
+/// state (see the [module docs](self)): the generation counters, the violation and remove
+/// counters, and the quarantine of the last 16 removed devices.
+pub struct Port<H: Ops = Hw> {
+    slot: RigSlot<H>,
     owner: AtomicOwner,
-    /// The published [`Hw`]; null when nothing is published.
-    hw: AtomicPtr<Hw>,
+    /// The published generation; null when nothing is published.
+    current: AtomicPtr<Entry<H>>,
+    /// The last generation handed out.
+    generations: AtomicU64,
+    /// The newest generation whose remove has finished waiting (or should have): no call of it
+    /// may still run.
+    retired: AtomicU64,
+    violations: AtomicU64,
+    removes: AtomicU64,
+    removes_with_calls_in_flight: AtomicU64,
+    /// Removed generations, oldest first, kept alive so that a late call (a broken drain) reads
+    /// valid memory.
+    quarantine: Mutex<VecDeque<Arc<Entry<H>>>>,
+    teardown: Teardown,
 }
 
-impl Port {
+impl<H: Ops> Port<H> {
     /// Creates a port that lives for the rest of the process.
-    pub fn new() -> &'static Port {
+    pub fn new() -> &'static Self {
+        Self::with_teardown(Teardown::Drain)
+    }
+
+    /// A port whose remove tears the hardware down *before* waiting for the calls in flight:
+    /// the positive control of the race oracle.
+    #[cfg(test)]
+    pub(crate) fn with_broken_teardown() -> &'static Self {
+        Self::with_teardown(Teardown::SkipDrain)
+    }
+
+    fn with_teardown(teardown: Teardown) -> &'static Self {
         Box::leak(Box::new(Port {
             slot: Slot::new(AtomicOwner::new()),
             owner: AtomicOwner::new(),
-            hw: AtomicPtr::new(std::ptr::null_mut()),
+            current: AtomicPtr::new(std::ptr::null_mut()),
+            generations: AtomicU64::new(0),
+            retired: AtomicU64::new(0),
+            violations: AtomicU64::new(0),
+            removes: AtomicU64::new(0),
+            removes_with_calls_in_flight: AtomicU64::new(0),
+            quarantine: Mutex::new(VecDeque::new()),
+            teardown,
         }))
     }
 
     /// A client handle for calling the published rig.
-    pub fn client(&'static self) -> Client {
+    pub fn client(&'static self) -> Client<H> {
         Client { port: self }
     }
 
@@ -438,29 +551,69 @@ impl Port {
     pub fn is_published(&self) -> bool {
         self.slot.is_active()
     }
+
+    /// Calls that ran (at their start or at their end) while their generation was retired or
+    /// nothing was published: a remove did not wait for them. Must stay 0.
+    pub fn violations(&self) -> u64 {
+        self.violations.load(Ordering::SeqCst)
+    }
+
+    /// Removes done on this port.
+    pub fn removes(&self) -> u64 {
+        self.removes.load(Ordering::SeqCst)
+    }
+
+    /// Removes that found calls in flight when they revoked the owner, and so had to wait.
+    pub fn removes_with_calls_in_flight(&self) -> u64 {
+        self.removes_with_calls_in_flight.load(Ordering::SeqCst)
+    }
+
+    fn violation(&self) -> Error {
+        self.violations.fetch_add(1, Ordering::SeqCst);
+        Error::Violation
+    }
+
+    fn is_retired(&self, generation: u64) -> bool {
+        self.retired.load(Ordering::SeqCst) >= generation
+    }
+
+    fn quarantine(&self, entry: Arc<Entry<H>>) {
+        let mut q = self.quarantine.lock().unwrap_or_else(|e| e.into_inner());
+        q.push_back(entry);
+        // With the broken teardown a late call may still use any old entry: keep them all.
+        while self.teardown == Teardown::Drain && q.len() > QUARANTINE_KEEP {
+            q.pop_front();
+        }
+    }
 }
 
-impl std::fmt::Debug for Port {
+impl<H: Ops> std::fmt::Debug for Port<H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Port")
             .field("slot", &self.slot)
+            .field("violations", &self.violations())
             .finish_non_exhaustive()
     }
 }
 
-/// The callback registered in the slot: runs operation `op` on the published hardware.
-fn serve_call(port: &'static Port, op: u32) -> Result<u32> {
-    let p = port.hw.load(Ordering::Acquire);
+/// The callback registered in the slot: runs operation `op` on the published hardware, checking
+/// its generation at the start and at the end.
+fn serve_call<H: Ops>(port: &'static Port<H>, op: u32) -> Result<u32> {
+    let p = port.current.load(Ordering::Acquire);
     if p.is_null() {
-        VIOLATIONS.fetch_add(1, Ordering::SeqCst);
-        return Err(Error::Violation);
+        return Err(port.violation());
     }
-    // SAFETY: `hw` is set to a live `Hw` (owned by an `Arc` in the `Rig`) before the slot is
-    // activated and reset to null only after `unregister` has drained every call; the `Rig`
-    // drops its `Published` guard (which does that) before its `Arc<Hw>`. We are inside
-    // dispatch, between activation and the end of the drain, so the `Hw` is alive.
-    let hw = unsafe { &*p };
-    CALL.with(|c| {
+    // SAFETY: `current` points into an `Arc<Entry>` that the publishing `Binding` owns. Remove
+    // resets `current` to null only after `unregister` has drained every call, and then moves
+    // that `Arc` into the port's quarantine, which keeps it for `QUARANTINE_KEEP` more removes
+    // (for ever with the test-only broken teardown, whose late calls the drain does not cover).
+    // We are inside dispatch, so the entry is alive.
+    let entry = unsafe { &*p };
+    if port.is_retired(entry.generation) {
+        return Err(port.violation());
+    }
+    let hw = &entry.hw;
+    let r = CALL.with(|c| {
         let mut c = c.borrow_mut();
         match Op::from_u32(op) {
             Some(Op::Ident) => hw.ident(),
@@ -480,18 +633,41 @@ fn serve_call(port: &'static Port, op: u32) -> Result<u32> {
             }
             None => Err(Error::Invalid("unknown operation")),
         }
-    })
+    });
+    // At the end: a remove that did not wait for this call has retired its generation (and
+    // gone on to tear the hardware down) while it ran.
+    if port.is_retired(entry.generation) {
+        return Err(port.violation());
+    }
+    r
 }
 
 /// A client of a [`Port`]: every call goes through `Slot::dispatch`, guarded by the slot's gate
 /// and the rig's owner. A call on a port with nothing published fails with
 /// [`Error::NotRegistered`] without touching anything.
-#[derive(Debug, Clone, Copy)]
-pub struct Client {
-    port: &'static Port,
+///
+/// The callback-core event is only a `u32` (the operation); the arguments and the data travel in
+/// a thread-local, which is exactly the call's scope because dispatch calls the callback
+/// synchronously on the caller's thread.
+pub struct Client<H: Ops = Hw> {
+    port: &'static Port<H>,
 }
 
-impl Client {
+impl<H: Ops> Clone for Client<H> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<H: Ops> Copy for Client<H> {}
+
+impl<H: Ops> std::fmt::Debug for Client<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client").field("port", self.port).finish()
+    }
+}
+
+impl<H: Ops> Client<H> {
     fn call(&self, op: Op, arg: u32, offset: u64, data: Vec<u8>) -> (Result<u32>, Vec<u8>) {
         CALL.with(|c| {
             let mut c = c.borrow_mut();
@@ -548,49 +724,108 @@ impl Client {
     }
 }
 
-/// Step 7: the rig's operations published in the port's slot.
-struct Published {
-    port: &'static Port,
-    live: Arc<AtomicBool>,
-    _trace: StepTrace,
+/// Step 7 and everything before it: a device published in a port's slot. It owns the device
+/// (an `Arc`, so the published pointer is valid by ownership, not by field order). Dropping it
+/// is remove: revoke the owner, wait for the calls in flight, retire the generation, then tear
+/// the hardware down ([`Ops::teardown`]) and put the device in the port's quarantine.
+pub struct Binding<H: Ops = Hw> {
+    port: &'static Port<H>,
+    /// `None` only inside `Drop`.
+    entry: Option<Arc<Entry<H>>>,
+    /// Step 7's trace: dropped after the drain, before the hardware steps' undo.
+    trace: Option<StepTrace>,
 }
 
-impl Published {
-    fn publish(port: &'static Port, hw: &Arc<Hw>, trace: StepTrace) -> Result<Self> {
+/// One probed edu: the VFIO hardware ([`Hw`]) published in a [`Port`].
+pub type Rig = Binding<Hw>;
+
+impl<H: Ops> Binding<H> {
+    /// Publishes `hw` (a device already probed) as the next generation of `port`: clients can
+    /// call it from (possibly slightly before) the moment this returns. Fails with
+    /// [`Error::Busy`] if `port` already has a device.
+    pub fn publish(port: &'static Port<H>, hw: H) -> Result<Self> {
+        Self::publish_traced(port, hw, StepTrace::new(STEP_COUNT))
+    }
+
+    fn publish_traced(port: &'static Port<H>, hw: H, trace: StepTrace) -> Result<Self> {
         let reservation = port.slot.reserve().map_err(|_| Error::Busy)?;
         // The owner was revoked by the previous remove (if any): make it live again.
         port.owner.reinstate();
-        port.hw.store(Arc::as_ptr(hw).cast_mut(), Ordering::Release);
-        hw.live.store(true, Ordering::SeqCst);
-        reservation.activate(serve_call, port, &port.owner);
+        let generation = port.generations.fetch_add(1, Ordering::SeqCst) + 1;
+        let entry = Arc::new(Entry { generation, hw });
+        port.current
+            .store(Arc::as_ptr(&entry).cast_mut(), Ordering::Release);
+        reservation.activate(serve_call::<H>, port, &port.owner);
         Ok(Self {
             port,
-            live: hw.live.clone(),
-            _trace: trace,
+            entry: Some(entry),
+            trace: Some(trace),
         })
     }
-}
 
-impl Drop for Published {
-    fn drop(&mut self) {
-        // Remove has begun: the owner is going, so new calls are refused at once...
-        self.port.owner.revoke();
-        // ...then no call can enter the slot and the ones in flight are waited for.
-        let _ = self.port.slot.unregister(std::thread::yield_now);
-        // From here on any call reaching the hardware is a violation.
-        self.live.store(false, Ordering::SeqCst);
-        self.port.hw.store(std::ptr::null_mut(), Ordering::Release);
+    /// The published device.
+    pub fn hw(&self) -> &H {
+        // `entry` is `Some` until `Drop`.
+        &self.entry.as_ref().expect("published until dropped").hw
+    }
+
+    /// Removes the device (the same as dropping it).
+    pub fn remove(self) {
+        drop(self);
+    }
+
+    /// A client of this binding's port.
+    pub fn client(&self) -> Client<H> {
+        self.port.client()
+    }
+
+    /// Whether the device was asked back (vfio-pci's request interrupt) or vanished: the owner
+    /// should remove it promptly.
+    pub fn release_requested(&self) -> bool {
+        self.hw().release_requested()
+    }
+
+    /// Waits up to `timeout` for the request interrupt (or the device going away).
+    pub fn wait_release_request(&self, timeout: Duration) -> bool {
+        self.hw().wait_release_request(timeout)
     }
 }
 
-/// One probed device: the guards of the probe ladder.
-///
-/// Fields are declared in teardown order, the reverse of [`Rig::probe`]: dropping a `Rig` is
-/// remove. The publication goes first (no new call, in-flight calls drained), then the hardware.
-pub struct Rig {
-    _published: Published,
-    hw: Arc<Hw>,
-    port: &'static Port,
+impl<H: Ops> Drop for Binding<H> {
+    fn drop(&mut self) {
+        let Some(entry) = self.entry.take() else {
+            return;
+        };
+        let port = self.port;
+        // Remove has begun: the owner is going, so new calls are refused at once...
+        port.owner.revoke();
+        // ...and the calls holding it now are in flight: this remove has to wait for them.
+        port.removes.fetch_add(1, Ordering::SeqCst);
+        if port.owner.count() > 0 {
+            port.removes_with_calls_in_flight
+                .fetch_add(1, Ordering::SeqCst);
+        }
+        match port.teardown {
+            Teardown::Drain => {
+                // No call can enter the slot any more, and the ones in flight are waited for.
+                let _ = port.slot.unregister(std::thread::yield_now);
+                port.current.store(std::ptr::null_mut(), Ordering::Release);
+                // From here on any call of this generation is a violation.
+                port.retired.store(entry.generation, Ordering::SeqCst);
+                drop(self.trace.take());
+                entry.hw.teardown();
+            }
+            #[cfg(test)]
+            Teardown::SkipDrain => {
+                port.retired.store(entry.generation, Ordering::SeqCst);
+                drop(self.trace.take());
+                entry.hw.teardown();
+                let _ = port.slot.unregister(std::thread::yield_now);
+                port.current.store(std::ptr::null_mut(), Ordering::Release);
+            }
+        }
+        port.quarantine(entry);
+    }
 }
 
 impl Rig {
@@ -606,66 +841,46 @@ impl Rig {
         let dma = ladder.step(|t| DmaMapping::map(&container, t))?;
         let events = Arc::new(Events::default());
         let irq = ladder.step(|t| Irq::start(opts.irq, &device, &bar.mmio, &events, t))?;
-        let hw = Arc::new(Hw {
-            irq,
-            dma,
-            bar,
-            _config: config,
-            _device: device,
-            container,
+        let hw = Hw {
+            bar: bar.mmio.clone(),
+            page: dma.page().clone(),
+            iova: dma.iova,
+            irq_mode: irq.mode(),
+            group: container.group,
             cmd: Mutex::new(()),
             events,
-            live: Arc::new(AtomicBool::new(false)),
             timeout: opts.timeout,
-        });
+            guards: Mutex::new(Some(Guards {
+                _irq: irq,
+                _dma: dma,
+                _bar: bar,
+                _config: config,
+                _device: device,
+                _container: container,
+            })),
+        };
         // Last: clients can call the instant the slot is active, and they need all the above.
-        let published = ladder.step(|t| Published::publish(port, &hw, t))?;
-        Ok(Rig {
-            _published: published,
-            hw,
-            port,
-        })
-    }
-
-    /// Removes the rig (the same as dropping it).
-    pub fn remove(self) {
-        drop(self);
-    }
-
-    /// A client of this rig's port.
-    pub fn client(&self) -> Client {
-        self.port.client()
+        ladder.step(|t| Binding::publish_traced(port, hw, t))
     }
 
     /// The interrupt mode in use.
     pub fn irq_mode(&self) -> IrqMode {
-        self.hw.irq.mode()
+        self.hw().irq_mode()
     }
 
     /// Interrupts the service thread has handled.
     pub fn irq_count(&self) -> u64 {
-        self.hw.events.count()
+        self.hw().irq_count()
     }
 
     /// The IOMMU group.
     pub fn group(&self) -> u32 {
-        self.hw.container.group
+        self.hw().group()
     }
 
     /// The IOVA of the DMA page.
     pub fn iova(&self) -> u64 {
-        self.hw.dma.iova
-    }
-
-    /// Whether vfio-pci asked for the device back (request interrupt): the owner should remove
-    /// the rig promptly.
-    pub fn release_requested(&self) -> bool {
-        self.hw.events.requested() || self.hw.events.gone()
-    }
-
-    /// Waits up to `timeout` for the request interrupt (or the device going away).
-    pub fn wait_release_request(&self, timeout: Duration) -> bool {
-        self.hw.events.wait_request(timeout)
+        self.hw().iova()
     }
 }
 
@@ -694,17 +909,17 @@ mod tests {
 
     #[test]
     fn calls_on_an_empty_port_are_refused_without_violation() {
-        let port = Port::new();
+        let port: &Port = Port::new();
         let c = port.client();
         assert!(matches!(c.ident(), Err(Error::NotRegistered)));
         assert!(matches!(c.dma_read(0, 4), Err(Error::NotRegistered)));
         assert!(!port.is_published());
-        assert_eq!(violations(), 0);
+        assert_eq!(port.violations(), 0);
     }
 
     #[test]
     fn probe_of_a_missing_device_fails_at_step_1() {
-        let port = Port::new();
+        let port: &Port = Port::new();
         let e = Rig::probe("0000:ff:1f.7", &ProbeOptions::default(), port)
             .err()
             .unwrap();

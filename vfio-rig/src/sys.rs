@@ -7,6 +7,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
+use std::ptr::NonNull;
 use std::sync::Mutex;
 
 use memmap2::{MmapOptions, MmapRaw};
@@ -21,21 +22,33 @@ static QUARANTINE: Mutex<VecDeque<(usize, usize)>> = Mutex::new(VecDeque::new())
 /// A mapping of an MMIO region (BAR0 of a VFIO device), accessed only with volatile 32-bit loads
 /// and stores.
 ///
-/// When dropped, the mapping is replaced in place by an inaccessible (`PROT_NONE`) anonymous
-/// mapping, which stays reserved (up to 4096 of them): any access through a stale
-/// pointer after teardown faults (SIGSEGV) instead of reaching the device or some other mapping.
-/// The replacement also drops the mapping's reference on the VFIO device file, so that closing
-/// the device really releases it.
+/// [`Mmio::revoke`] (called by step 4's undo, and by `Drop`) replaces the mapping in place by an
+/// inaccessible (`PROT_NONE`) anonymous mapping of the same range. The `Mmio` keeps its address,
+/// so any access through it after the revocation really reaches the canary and faults (SIGSEGV)
+/// instead of reaching the device, a panic, or some other mapping. The replacement also drops the
+/// mapping's reference on the VFIO device file, so that closing the device really releases it.
+/// The range stays reserved for as long as the `Mmio` lives, and after that in a process-wide
+/// quarantine of the last 4096 ranges.
 ///
 /// # Invariants
 ///
-/// `map` is a live shared mapping of `len` bytes for the whole life of the value, and `len` is a
-/// multiple of 4.
+/// `addr..addr + len` is, for the whole life of the value, either the live shared mapping held
+/// in `map`, or (once `map` is `None`) a `PROT_NONE` reservation owned by this value; `addr` is
+/// page-aligned and `len` is a non-zero multiple of 4.
 #[derive(Debug)]
 pub struct Mmio {
-    map: Option<MmapRaw>,
+    addr: NonNull<u8>,
     len: usize,
+    /// The device mapping while it is live; `None` once revoked.
+    map: Mutex<Option<MmapRaw>>,
 }
+
+// SAFETY: `addr` is only used for volatile accesses to device registers (or the canary), which
+// any thread may do; the mapping itself is behind the mutex.
+unsafe impl Send for Mmio {}
+// SAFETY: as for `Send`: `&Mmio` gives only volatile register accesses and `revoke`, which
+// serialises on the mutex.
+unsafe impl Sync for Mmio {}
 
 impl Mmio {
     /// Maps `len` bytes at `offset` of `fd` (a VFIO device fd; the offset is the region offset).
@@ -44,9 +57,11 @@ impl Mmio {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
         let map = MmapOptions::new().offset(offset).len(len).map_raw(fd)?;
+        let addr = NonNull::new(map.as_mut_ptr()).ok_or(io::ErrorKind::InvalidData)?;
         Ok(Self {
-            map: Some(map),
+            addr,
             len,
+            map: Mutex::new(Some(map)),
         })
     }
 
@@ -60,42 +75,52 @@ impl Mmio {
         false
     }
 
+    /// Whether [`Mmio::revoke`] has run: accesses now fault.
+    pub fn is_revoked(&self) -> bool {
+        self.map.lock().unwrap_or_else(|e| e.into_inner()).is_none()
+    }
+
     fn ptr(&self, off: usize) -> *mut u32 {
         assert!(
             off % 4 == 0 && off + 4 <= self.len,
             "MMIO offset {off:#x} out of range"
         );
-        let map = self.map.as_ref().expect("mapping present until drop");
-        // The offset is in bounds (checked above), so this stays inside the mapping.
-        map.as_mut_ptr().wrapping_add(off).cast::<u32>()
+        // The offset is in bounds (checked above), so this stays inside the range.
+        self.addr.as_ptr().wrapping_add(off).cast::<u32>()
     }
 
     /// Reads the 32-bit register at byte offset `off` (aligned, in range, or this panics).
+    ///
+    /// After [`Mmio::revoke`] this faults (SIGSEGV): that is the canary.
     #[inline]
     pub fn read32(&self, off: usize) -> u32 {
         let p = self.ptr(off);
-        // SAFETY: `p` is 4-byte aligned and inside the live mapping (type invariant and `ptr`'s
-        // bounds check); MMIO must be read with a volatile access of exactly 32 bits.
+        // SAFETY: `p` is 4-byte aligned and inside `addr..addr + len` (`ptr`'s bounds check),
+        // which by the type invariant is the live device mapping or our own PROT_NONE
+        // reservation, never memory of anyone else: the access reaches the register, or faults.
+        // MMIO must be read with a volatile access of exactly 32 bits.
         unsafe { p.read_volatile() }
     }
 
     /// Writes the 32-bit register at byte offset `off` (aligned, in range, or this panics).
+    ///
+    /// After [`Mmio::revoke`] this faults (SIGSEGV): that is the canary.
     #[inline]
     pub fn write32(&self, off: usize, value: u32) {
         let p = self.ptr(off);
-        // SAFETY: as in `read32`; the mapping is shared and writable (VFIO BAR mapping).
+        // SAFETY: as in `read32`; the device mapping is shared and writable (VFIO BAR mapping).
         unsafe { p.write_volatile(value) }
     }
-}
 
-impl Drop for Mmio {
-    fn drop(&mut self) {
-        let Some(map) = self.map.take() else { return };
-        let addr = map.as_mut_ptr();
+    /// Replaces the device mapping by a `PROT_NONE` canary of the same range (idempotent).
+    pub fn revoke(&self) {
+        let mut map = self.map.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(m) = map.take() else { return };
+        let addr = self.addr.as_ptr();
         // SAFETY: `addr..addr + len` is exactly our mapping, which nobody else owns; MAP_FIXED
-        // replaces it atomically by an anonymous PROT_NONE mapping, which we then own (it is
-        // recorded in QUARANTINE and unmapped only from there). No Rust reference into the
-        // mapping exists: it was only ever accessed through raw volatile pointers.
+        // replaces it atomically by an anonymous PROT_NONE mapping, which we then own (type
+        // invariant). No Rust reference into the mapping exists: it was only ever accessed
+        // through raw volatile pointers.
         let r = unsafe {
             libc::mmap(
                 addr.cast(),
@@ -107,18 +132,25 @@ impl Drop for Mmio {
             )
         };
         if r == libc::MAP_FAILED {
-            // No canary: let memmap2 unmap it normally.
-            drop(map);
-            return;
+            // Keep the range ours in any case: make the device mapping itself inaccessible (it
+            // then keeps its reference on the device file, a leak, but never a stray access).
+            // SAFETY: the range is our live mapping, as above.
+            unsafe { libc::mprotect(addr.cast(), self.len, libc::PROT_NONE) };
         }
-        // The PROT_NONE mapping now owns the range: memmap2 must not unmap it.
-        std::mem::forget(map);
+        // The PROT_NONE range is ours now: memmap2 must never unmap it.
+        std::mem::forget(m);
+    }
+}
+
+impl Drop for Mmio {
+    fn drop(&mut self) {
+        self.revoke();
         let mut q = QUARANTINE.lock().unwrap_or_else(|e| e.into_inner());
-        q.push_back((addr as usize, self.len));
+        q.push_back((self.addr.as_ptr() as usize, self.len));
         while q.len() > CANARY_KEEP {
             if let Some((a, l)) = q.pop_front() {
-                // SAFETY: (a, l) is a PROT_NONE reservation created above and owned only by the
-                // quarantine; nothing points into it legitimately.
+                // SAFETY: (a, l) is a PROT_NONE reservation made by `revoke` whose `Mmio` is gone;
+                // it is owned only by the quarantine and nothing points into it legitimately.
                 unsafe { libc::munmap(a as *mut libc::c_void, l) };
             }
         }
@@ -262,6 +294,16 @@ mod tests {
         assert_eq!(out, [1, 2, 3, 0]);
     }
 
+    /// The `/proc/self/maps` permissions of the mapping that starts at `addr`.
+    fn perms_at(addr: usize) -> Option<String> {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        maps.lines().find_map(|l| {
+            let (range, rest) = l.split_once(' ')?;
+            let start = usize::from_str_radix(range.split_once('-')?.0, 16).ok()?;
+            (start == addr).then(|| rest.split(' ').next().unwrap_or("").to_string())
+        })
+    }
+
     #[test]
     fn mmio_over_a_plain_file_and_its_canary() {
         use std::os::fd::AsRawFd;
@@ -273,10 +315,39 @@ mod tests {
             .open(&path)
             .unwrap();
         let m = Mmio::map(f.as_raw_fd(), 0, 4096).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let addr = m.addr.as_ptr() as usize;
         m.write32(8, 0xdead_beef);
         assert_eq!(m.read32(8), 0xdead_beef);
+        assert_eq!(perms_at(addr).as_deref(), Some("rw-s"));
+        assert!(!m.is_revoked());
+        m.revoke();
+        assert!(m.is_revoked());
+        // The same range is now an inaccessible private mapping...
+        assert_eq!(perms_at(addr).as_deref(), Some("---p"));
+        // ...and a late access through the revoked `Mmio` faults. Tried in a child process:
+        // SAFETY: the child only does the access and `_exit`, both async-signal-safe.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", io::Error::last_os_error());
+        if pid == 0 {
+            let v = m.read32(8);
+            // SAFETY: `_exit` is always safe to call; reaching it means no fault.
+            unsafe { libc::_exit(if v == 0xdead_beef { 3 } else { 4 }) };
+        }
+        let mut status = 0;
+        // SAFETY: `pid` is our child; `status` is a valid out pointer.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(
+            libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSEGV,
+            "a late access did not fault (wait status {status:#x})"
+        );
+        // Dropped, the range stays reserved in the quarantine.
         drop(m);
-        std::fs::remove_file(&path).unwrap();
-        assert!(!QUARANTINE.lock().unwrap().is_empty());
+        assert_eq!(perms_at(addr).as_deref(), Some("---p"));
+        assert!(QUARANTINE
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|&(a, l)| a == addr && l == 4096));
     }
 }

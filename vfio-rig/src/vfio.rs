@@ -205,7 +205,7 @@ impl Drop for Device {
         if Arc::strong_count(&self.vfio) != 1 {
             // Cannot happen (the interrupt thread holding the other reference is joined in step
             // 6's undo); the device would stay open until the last reference goes.
-            eprintln!("edu-rig: device still referenced at teardown");
+            log::error!("device still referenced at teardown");
         }
     }
 }
@@ -269,9 +269,10 @@ impl Drop for BusMaster {
 /// Step 5: a page of memory mapped for the device at an IOVA inside its DMA mask.
 pub struct DmaMapping {
     container: Arc<VfioContainer>,
-    // The page must outlive the mapping: `Drop` frees it only after unmapping the IOVA range,
-    // and leaks it if that fails. Always `Some` before `Drop`.
-    page: Option<DmaPage>,
+    // The page must outlive the mapping: this reference is dropped only after `Drop` has
+    // unmapped the IOVA range, and leaked if that fails. Other references (the rig's operations)
+    // only keep the memory valid; they never free it while it is mapped.
+    page: Arc<DmaPage>,
     pub(crate) iova: u64,
     _trace: StepTrace,
 }
@@ -290,30 +291,27 @@ impl DmaMapping {
             .map_err(|e| Error::vfio("map the DMA page", e))?;
         Ok(Self {
             container: container.vfio.clone(),
-            page: Some(page),
+            page: Arc::new(page),
             iova,
             _trace: trace,
         })
     }
-}
 
-impl DmaMapping {
     /// The mapped page.
-    pub(crate) fn page(&self) -> &DmaPage {
-        self.page.as_ref().expect("present until drop")
+    pub(crate) fn page(&self) -> &Arc<DmaPage> {
+        &self.page
     }
 }
 
 impl Drop for DmaMapping {
     fn drop(&mut self) {
-        let Some(page) = self.page.take() else { return };
         if self
             .container
-            .vfio_dma_unmap(self.iova, page.len())
+            .vfio_dma_unmap(self.iova, self.page.len())
             .is_err()
         {
             // The IOMMU may still point at the page: never give it back to the allocator.
-            std::mem::forget(page);
+            std::mem::forget(self.page.clone());
         }
     }
 }

@@ -20,7 +20,8 @@
 //!                                       served: blocks in the driver's user copy until killed;
 //!                                       prints "blocking" first
 //! eductl DEV hammer SECONDS [SYSFS_DIR] ioctls (and sysfs reads) in a loop, reopening DEV after
-//!                                       errors, until the time is up or SIGTERM; prints the counts
+//!                                       errors, until the time is up or SIGTERM; checks every
+//!                                       value, prints the counts, fails if any value was wrong
 //! eductl FILE write VALUE               write VALUE to a (sysfs) file in one write(2)
 //! eductl FILE read                      print a (sysfs) file
 //! eductl BDF cycle COUNT                unbind and rebind BDF from the edu driver COUNT times,
@@ -213,11 +214,30 @@ fn interrupt_after(after: Duration) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether a `sysfs` attribute of an edu reads as it must: `ident` the identification value,
+/// `irq_mode` a mode name, `irq_count` a number, `factorial` some k! with k <= 12.
+fn sysfs_value_ok(attr: &str, text: &str) -> bool {
+    let t = text.trim_end_matches('\n');
+    match attr {
+        "ident" => t == format!("{:#010x}", edu_regs::regs::IDENT_VALUE),
+        "irq_mode" => t == "msi" || t == "intx",
+        "irq_count" => t.parse::<u64>().is_ok(),
+        "factorial" => t.parse::<u32>().is_ok_and(|v| {
+            (0..=edu_regs::regs::FACTORIAL_MAX).any(|k| edu_regs::regs::factorial(k) == Some(v))
+        }),
+        _ => false,
+    }
+}
+
 /// Issues ioctls (and reads `sysfs` files) on `dev` for `secs` seconds, reopening it whenever a
-/// call fails, which is what a user sees while the device is unbound and rebound.
+/// call fails, which is what a user sees while the device is unbound and rebound. Every value
+/// returned is checked (identification, liveness inverse, factorials, sysfs contents): calls
+/// that fail are counted as `failed`, calls that succeed with a wrong value as `wrong`, which
+/// fails the run.
 fn hammer(dev: &str, secs: u64, sysfs: Option<&str>) -> Result<(), Failure> {
     let end = Instant::now() + Duration::from_secs(secs);
-    let (mut ok, mut failed, mut reopened) = (0u64, 0u64, 0u64);
+    let (mut ioctl_ok, mut sysfs_ok, mut failed, mut wrong, mut reopened) = (0u64, 0, 0, 0, 0);
+    let mut first_wrong = None;
     catch_stop();
     let mut file = open_dev(dev).ok();
     let mut i = 0u32;
@@ -226,7 +246,11 @@ fn hammer(dev: &str, secs: u64, sysfs: Option<&str>) -> Result<(), Failure> {
         if let Some(dir) = sysfs {
             let attr = ["ident", "irq_mode", "irq_count", "factorial"][(i % 4) as usize];
             match std::fs::read_to_string(format!("{dir}/{attr}")) {
-                Ok(_) => ok += 1,
+                Ok(t) if sysfs_value_ok(attr, &t) => sysfs_ok += 1,
+                Ok(t) => {
+                    wrong += 1;
+                    first_wrong.get_or_insert_with(|| format!("sysfs {attr} read {t:?}"));
+                }
                 Err(_) => failed += 1,
             }
         }
@@ -236,22 +260,49 @@ fn hammer(dev: &str, secs: u64, sysfs: Option<&str>) -> Result<(), Failure> {
             reopened += 1;
             continue;
         };
-        let (nr, mut v) = [
-            (uapi::EDU_IOC_IDENT, 0),
-            (uapi::EDU_IOC_LIVENESS, i),
-            (uapi::EDU_IOC_FACTORIAL, i % 13),
-            (uapi::EDU_IOC_RAISE, 0x1000),
+        let n = i % 13;
+        let (name, nr, arg, want) = [
+            (
+                "ident",
+                uapi::EDU_IOC_IDENT,
+                0,
+                Some(edu_regs::regs::IDENT_VALUE),
+            ),
+            ("liveness", uapi::EDU_IOC_LIVENESS, i, Some(!i)),
+            (
+                "factorial",
+                uapi::EDU_IOC_FACTORIAL,
+                n,
+                edu_regs::regs::factorial(n),
+            ),
+            // RAISE returns nothing: success is its only result.
+            ("raise", uapi::EDU_IOC_RAISE, 0x1000, None),
         ][(i % 4) as usize];
+        let mut v = arg;
         match ioctl_u32(f, nr, &mut v) {
-            Ok(()) => ok += 1,
+            Ok(()) if want.is_none_or(|w| w == v) => ioctl_ok += 1,
+            Ok(()) => {
+                wrong += 1;
+                first_wrong.get_or_insert_with(|| format!("{name}({arg:#x}) returned {v:#x}"));
+            }
             Err(_) => {
                 failed += 1;
                 file = None;
             }
         }
     }
-    println!("hammer ok={ok} failed={failed} reopened={reopened}");
-    Ok(())
+    println!(
+        "hammer ok={} ioctl_ok={ioctl_ok} sysfs_ok={sysfs_ok} failed={failed} wrong={wrong} \
+         reopened={reopened}",
+        ioctl_ok + sysfs_ok
+    );
+    match first_wrong {
+        Some(w) => Err(Failure(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{wrong} wrong values, the first: {w}"),
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// One page of anonymous memory registered with userfaultfd for missing-page faults, whose

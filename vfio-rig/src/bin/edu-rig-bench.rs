@@ -88,6 +88,7 @@ fn fmt(v: Option<f64>) -> String {
 }
 
 fn main() -> ExitCode {
+    edu_rig::logger::init(false);
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let opt = |name: &str| {
         argv.iter()

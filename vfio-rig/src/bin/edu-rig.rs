@@ -38,8 +38,9 @@ commands:
                              hold the device with N clients calling, until vfio-pci asks
                              for it back (unbind: exits 1 with ENODEV) or S seconds pass
   race [--clients N] [--cycles K] [--hold-ms M]
-                             N clients call while K probe/remove cycles run; prints a
-                             summary line, fails on any violation or wrong result
+                             N clients call while K probe/remove cycles run, each holding
+                             the device M ms (default 2); prints 'race: first cycle done',
+                             then a summary line; fails on any violation or wrong result
 
 options:
   --irq msi|intx             interrupt mode (default msi)
@@ -97,7 +98,10 @@ fn parse_args(argv: &[String]) -> Result<Args> {
                 opts.timeout =
                     Duration::from_millis(parse_num(&value("--timeout-ms needs a value")?)?)
             }
-            "--trace" => set_trace(true),
+            "--trace" => {
+                set_trace(true);
+                edu_rig::logger::init(true);
+            }
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -286,12 +290,22 @@ fn serve(a: &Args) -> Result<()> {
     }
 }
 
+/// Prints `race: first cycle done` once the first cycle is over, so that a script can wait for
+/// a race that really runs.
+fn first_cycle_done(cycles: usize) {
+    if cycles == 1 {
+        println!("race: first cycle done");
+        let _ = std::io::stdout().flush();
+    }
+}
+
 /// `race`: the probe/remove churn benchmark.
 fn race(a: &Args) -> Result<()> {
     let opts = RaceOptions {
         clients: flag(&a.rest, "--clients", 2)? as usize,
         cycles: flag(&a.rest, "--cycles", 100)? as usize,
         hold: Duration::from_millis(flag(&a.rest, "--hold-ms", 2)?),
+        progress: Some(first_cycle_done),
     };
     let report = race::run(&a.bdf, &a.opts, &opts);
     println!("{}", report.summary_line());
@@ -325,6 +339,7 @@ fn run(argv: &[String]) -> Result<()> {
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
+    edu_rig::logger::init(false);
     match run(&argv) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
