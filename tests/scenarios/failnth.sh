@@ -14,7 +14,7 @@
 # each N: any line matching the harness's splat list fails the N, except the Call Trace of a
 # warn_alloc() report.
 # KUnit is off: the module's KUnit suite would run at each of the hundreds of loads.
-# append: kunit.enable=0
+# append: kunit.enable=0 kasan_multi_shot
 # qemu: -device edu
 . /tests/lib.sh
 kmemleak_reset
@@ -59,6 +59,11 @@ SPLATS='BUG: |WARNING: |Oops|Kernel panic|general protection fault|possible circ
 dmesg_splats() {
 	dmesg -c | awk -v re="$SPLATS" '
 		/vmalloc error:|page allocation failure:/ { allow = 1 }
+		# Kernel bugs this sweep found outside the driver (see KNOWN_KERNEL_BUGS): reported on
+		# the results channel, not counted against the driver.
+		/BUG: KASAN: slab-use-after-free in acpi_ns_get_attached_object|WARNING: fs\/proc\/generic.c:[0-9]+ at remove_proc_entry/ {
+			print "known kernel bug: " $0 >> "/tmp/known_kernel_bugs"; allow = 1; next
+		}
 		/Call Trace:/ && allow { allow = 0; next }
 		$0 ~ re { print }'
 }
@@ -220,19 +225,30 @@ sweep() {
 	fi
 }
 
+# KNOWN_KERNEL_BUGS: injected faults inside the kernel, not the driver, that lead to splats:
+# - ACPICA: a failed allocation while pci_enable_device() evaluates _PRT leaves a freed namespace
+#   object behind; pci_disable_device() at unbind then reads it (KASAN slab-use-after-free in
+#   acpi_ns_get_attached_object).
+# - genirq: a failed proc_mkdir() in request_irq()'s register_irq_proc() is ignored, and
+#   freeing the vectors later warns that /proc/irq/N is missing (remove_proc_entry).
+# This scenario judges every kernel line itself after each N (dmesg_splats), so the console is
+# quiet during the sweeps (KERN_EMERG only: a panic still shows); kasan_multi_shot keeps KASAN
+# reporting after the first report.
 dmesg -c >/dev/null
+rm -f /tmp/known_kernel_bugs
 read -r console_level rest </proc/sys/kernel/printk
-quiet_console() { echo 4 >/proc/sys/kernel/printk; }
+quiet_console() { echo 1 >/proc/sys/kernel/printk; }
 loud_console() { echo $console_level >/proc/sys/kernel/printk; }
 # Module init runs the probe of the one device: its points include the probe's.
+# The module loader answers some of its own allocation failures with EINVAL, and a failed region
+# request (its resource allocation) is EBUSY.
 quiet_console
 stride=$MODULE_STRIDE
-sweep init "ENOMEM EFAULT" prep_init after_init init $EDU_KO
+sweep init "ENOMEM EFAULT EINVAL EBUSY" prep_init after_init init $EDU_KO
 stride=1
-loud_console
 check "load edu for the per-device entry points" load
 check "unbind for the probe sweep" write_file $drv/unbind $bdf
-sweep probe "ENOMEM EFAULT" prep_bind after_bind write $drv/bind $bdf
+sweep probe "ENOMEM EFAULT EBUSY" prep_bind after_bind write $drv/bind $bdf
 check "bind for the calls on a bound device" write_file $drv/bind $bdf
 sweep open "ENOMEM EFAULT" prep_none after_bound open /dev/edu0
 sweep ioctl-ident "EFAULT" prep_none after_bound ioctl /dev/edu0 ident
@@ -243,13 +259,13 @@ sweep pread "ENOMEM EFAULT" prep_none after_bound pread /dev/edu0 0 64
 sweep pwrite "ENOMEM EFAULT" prep_none after_bound pwrite /dev/edu0 0 0102030405060708
 sweep lseek "ENOMEM" prep_none after_bound seek /dev/edu0 100 set
 sweep sysfs-factorial "ENOMEM EFAULT" prep_none after_bound write $sys/factorial 7
-quiet_console
 stride=$MODULE_STRIDE
-sweep listener "ENOMEM EFAULT" prep_none after_client init /lib/modules/edu_client.ko
+sweep listener "ENOMEM EFAULT EINVAL" prep_none after_client init /lib/modules/edu_client.ko
 stride=1
-loud_console
 sweep unbind-open "ENOMEM EFAULT" prep_unbind after_unbind write $drv/unbind $bdf
+loud_console
 echo "injection points per entry point:$points_report"
+[ -e /tmp/known_kernel_bugs ] && sort /tmp/known_kernel_bugs | sed 's/\[ *[0-9.]*\] //' | uniq -c
 # Entry points whose path allocates or copies user memory must have shown injection points: a
 # sweep that injects nothing (fault injection misconfigured) must not pass quietly.
 for ep in init probe open ioctl-ident pread pwrite sysfs-factorial listener unbind-open; do
