@@ -433,7 +433,7 @@ impl Fuzzer<'_> {
             errnos.push(libc::EINVAL);
         }
         let exp = if len == 0 && !overflow {
-            Expect::succeeds(Some(0), &errnos)
+            Expect::succeeds(Some(0), &[&errnos[..], maybe].concat())
         } else if !errnos.is_empty() {
             if span.is_some() {
                 errnos.extend(DEVICE);
