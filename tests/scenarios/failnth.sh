@@ -231,14 +231,13 @@ sweep() {
 #   acpi_ns_get_attached_object).
 # - genirq: a failed proc_mkdir() in request_irq()'s register_irq_proc() is ignored, and
 #   freeing the vectors later warns that /proc/irq/N is missing (remove_proc_entry).
-# This scenario judges every kernel line itself after each N (dmesg_splats), so the console is
-# quiet during the sweeps (KERN_EMERG only: a panic still shows); kasan_multi_shot keeps KASAN
-# reporting after the first report.
+# This scenario judges every kernel line itself after each N and at its end (dmesg_splats), so
+# the console is quiet from the first sweep on (KERN_EMERG only: a panic still shows);
+# kasan_multi_shot keeps KASAN reporting after the first report.
 dmesg -c >/dev/null
 rm -f /tmp/known_kernel_bugs
-read -r console_level rest </proc/sys/kernel/printk
+
 quiet_console() { echo 1 >/proc/sys/kernel/printk; }
-loud_console() { echo $console_level >/proc/sys/kernel/printk; }
 # Module init runs the probe of the one device: its points include the probe's.
 # The module loader answers some of its own allocation failures with EINVAL, and a failed region
 # request (its resource allocation) is EBUSY.
@@ -263,7 +262,9 @@ stride=$MODULE_STRIDE
 sweep listener "ENOMEM EFAULT EINVAL" prep_none after_client init /lib/modules/edu_client.ko
 stride=1
 sweep unbind-open "ENOMEM EFAULT" prep_unbind after_unbind write $drv/unbind $bdf
-loud_console
+# The console stays quiet to the end: once ACPICA's namespace is damaged (first known bug above),
+# every later pci_disable_device() repeats that report; the checks below judge the log as the
+# sweeps did.
 echo "injection points per entry point:$points_report"
 [ -e /tmp/known_kernel_bugs ] && sort /tmp/known_kernel_bugs | sed 's/\[ *[0-9.]*\] //' | uniq -c
 # Entry points whose path allocates or copies user memory must have shown injection points: a
@@ -278,5 +279,6 @@ exec 3>&-
 check "rmmod" unload
 assert_clean "after the sweeps"
 assert_works "after the sweeps"
+check_eq "no splat after the sweeps (known kernel bugs aside)" "" dmesg_splats
 kmemleak_check "kmemleak clean after every injected fault"
 scenario_end
