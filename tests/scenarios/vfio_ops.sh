@@ -28,7 +28,10 @@ for irq in msi intx; do
 done
 
 for irq in msi intx; do
-	r="edu-rig --irq $irq $bdf"
+	# Each call is bounded: once in the closing runs of this change, an INTx `factorial-polled 1`
+	# never returned (the rig idle, no kernel task blocked); bounded, it fails its check instead
+	# of stalling the whole scenario until GUEST_TIMEOUT.
+	r="timeout -s KILL 120 edu-rig --irq $irq $bdf"
 	check_eq "$irq: ident" 0x010000ed $r ident
 	for x in 0 1 0x12345678 0xffffffff; do
 		check_eq "$irq: liveness $x" "$(printf '0x%08x' $((~x & 0xffffffff)))" $r liveness $x
