@@ -122,7 +122,9 @@ boot_and_judge() {
 	echo "==> scenario $label"
 	: >"$out"
 	if [ $show -eq 1 ]; then
-		(tail -n +1 -f "$out" | tr -d '\r') &
+		# The results port is raw (qemu/init), so there is no CR to strip: tail writes straight
+		# through, with nothing buffered to lose when it is stopped.
+		tail -n +1 -f "$out" &
 		tailer=$!
 	fi
 	if grep -q '^# qmp$' "$top/tests/scenarios/$name.sh"; then

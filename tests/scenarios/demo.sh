@@ -4,7 +4,7 @@
 echo "--- loading edu.ko"
 modinfo edu | grep -E '^(alias|parm)'
 check "insmod edu" load
-dmesg | grep -E 'edu' | tail -n 5
+dmesg | grep -E 'edu [0-9a-f:.]+: ' | tail -n 5
 bdf=$(edu_bdfs | head -n 1)
 echo "--- /dev/edu0 on $bdf"
 check_eq "identification" 0x010000ed eductl /dev/edu0 ident

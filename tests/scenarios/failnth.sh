@@ -28,10 +28,10 @@ MAX_N=${MAX_N:-600}
 # failnth_only="pread open" (kernel argument) runs only those sweeps, to chase one finding.
 only=${failnth_only:-}
 # Module loading costs ~2 s per N under TCG and most of its injection points are in the kernel's
-# module loader: those two sweeps try every MODULE_STRIDE-th N, then every N after the last
+# module loader: those two sweeps try every MODULE_STRIDE-th N (25), then every N after the last
 # injected one, so the count is exact but not every point is tried. failnth_stride=1 (kernel
 # argument) tries them all.
-MODULE_STRIDE=${failnth_stride:-5}
+MODULE_STRIDE=${failnth_stride:-25}
 stride=1
 
 # The fault types fail-nth drives (Documentation/fault-injection/fault-injection.rst): fail-nth
