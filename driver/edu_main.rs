@@ -250,19 +250,17 @@ fn check_device(pdev: &pci::Device, bar: &hw::Bar<'_>) -> Result {
     }
     let n = 5;
     let timeout = Delta::from_millis(module_parameters::timeout_ms.value().into());
-    read_poll_timeout(
-        || hw::factorial_busy(bar),
-        |busy| !busy,
-        Delta::from_millis(1),
-        timeout,
-    )?;
+    let wait_idle = || {
+        read_poll_timeout(
+            || hw::factorial_busy(bar),
+            |busy| !busy,
+            Delta::from_millis(1),
+            timeout,
+        )
+    };
+    wait_idle()?;
     hw::start_factorial(bar, n, false)?;
-    read_poll_timeout(
-        || hw::factorial_busy(bar),
-        |busy| !busy,
-        Delta::from_millis(1),
-        timeout,
-    )?;
+    wait_idle()?;
     if Some(hw::read(bar, regs::FACTORIAL)?) != regs::factorial(n) {
         dev_err!(pdev, "polled factorial of {} is wrong\n", n);
         return Err(ENODEV);
