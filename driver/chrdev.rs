@@ -6,26 +6,21 @@
 //! registers a classic char device (`__register_chrdev`) with its own `file_operations`, whose
 //! `owner` pins the module while any file is open. All unsafe code for it lives here.
 
-use crate::file;
+use crate::{
+    file,
+    registry, //
+};
 use core::ptr::addr_of;
 use kernel::{
     bindings,
     device,
     prelude::*,
-    str::CStr,
-    sync::atomic::{
-        Acquire,
-        Atomic,
-        Release, //
-    }, //
+    str::CStr, //
 };
 
-/// Major number of the registered region (0: none).
-static MAJOR: Atomic<u32> = Atomic::new(0);
-/// The `edu` class (null: none).
-static CLASS: Atomic<*mut bindings::class> = Atomic::new(core::ptr::null_mut());
-
 const MINORBITS: u32 = 20;
+/// How many minors one major has.
+pub(crate) const MAX_MINORS: u32 = 1 << MINORBITS;
 
 fn mkdev(major: u32, minor: u32) -> bindings::dev_t {
     (major << MINORBITS) | minor
@@ -35,8 +30,8 @@ fn mkdev(major: u32, minor: u32) -> bindings::dev_t {
 ///
 /// # Invariants
 ///
-/// `major` was returned by `__register_chrdev` for `count` minors named `name`, and is stored in
-/// [`MAJOR`] until `self` is dropped.
+/// `major` was returned by `__register_chrdev` for `count` minors named `name`, and is published
+/// in the module-wide state ([`registry`]) until `self` is dropped.
 pub(crate) struct Region {
     major: u32,
     count: u32,
@@ -54,7 +49,7 @@ impl Region {
             return Err(Error::from_errno(ret));
         }
         let major = ret as u32;
-        MAJOR.store(major, Release);
+        registry::set_major(major);
         // INVARIANT: `__register_chrdev` succeeded for these arguments.
         Ok(Self { major, count, name })
     }
@@ -62,7 +57,7 @@ impl Region {
 
 impl Drop for Region {
     fn drop(&mut self) {
-        MAJOR.store(0, Release);
+        registry::set_major(0);
         // SAFETY: By the type invariant, the region is registered with these arguments.
         unsafe {
             bindings::__unregister_chrdev(self.major, 0, self.count, self.name.as_char_ptr())
@@ -70,35 +65,46 @@ impl Drop for Region {
     }
 }
 
+/// A class created by [`Class::create`], as the module-wide state holds it for probe.
+///
+/// # Invariants
+///
+/// `0` came from `class_create` and is destroyed only after every copy is gone: [`Class`]
+/// withdraws it from the module-wide state before destroying it, and module init registers the
+/// PCI driver (whose probes copy it into [`Node`]s) after the class and unregisters it before.
+#[derive(Clone, Copy)]
+pub(crate) struct ClassRef(*mut bindings::class);
+
+// SAFETY: A class pointer may be used from any thread.
+unsafe impl Send for ClassRef {}
+// SAFETY: `ClassRef` offers nothing that mutates through `&self`.
+unsafe impl Sync for ClassRef {}
+
 /// The device class under which `/dev/eduN` nodes are created.
 ///
 /// # Invariants
 ///
-/// `0` is a class returned by `class_create`, stored in [`CLASS`] until `self` is dropped.
-pub(crate) struct Class(*mut bindings::class);
-
-// SAFETY: A class pointer may be used and destroyed from any thread.
-unsafe impl Send for Class {}
-// SAFETY: `Class` offers no method through `&self`.
-unsafe impl Sync for Class {}
+/// `0` came from `class_create` and is published in the module-wide state until `self` is
+/// dropped.
+pub(crate) struct Class(ClassRef);
 
 impl Class {
     /// Creates the class `name`.
     pub(crate) fn create(name: &'static CStr) -> Result<Self> {
         // SAFETY: `name` is a valid, `'static` C string.
         let class = unsafe { bindings::class_create(name.as_char_ptr()) };
-        let class = kernel::error::from_err_ptr(class)?;
-        CLASS.store(class, Release);
-        // INVARIANT: `class_create` succeeded.
+        let class = ClassRef(kernel::error::from_err_ptr(class)?);
+        registry::set_class(Some(class));
+        // INVARIANT: `class_create` succeeded, and the class is published.
         Ok(Self(class))
     }
 }
 
 impl Drop for Class {
     fn drop(&mut self) {
-        CLASS.store(core::ptr::null_mut(), Release);
+        registry::set_class(None);
         // SAFETY: By the type invariant, `self.0` came from `class_create`.
-        unsafe { bindings::class_destroy(self.0) };
+        unsafe { bindings::class_destroy(self.0 .0) };
     }
 }
 
@@ -118,23 +124,17 @@ unsafe impl Send for Node {}
 unsafe impl Sync for Node {}
 
 impl Node {
-    /// Creates `/dev/edu<minor>` under `parent`. From this instant the node can be opened.
-    ///
-    /// Must only be called while a [`Region`] and a [`Class`] are alive, which module init
-    /// guarantees by registering the PCI driver after them and unregistering it first.
+    /// Creates `/dev/edu<minor>` under `parent`, with the major and class of the module-wide
+    /// state (`ENODEV` without them). From this instant the node can be opened.
     pub(crate) fn create(parent: &device::Device, minor: u32) -> Result<Self> {
-        let major = MAJOR.load(Acquire);
-        let class = CLASS.load(Acquire);
-        if major == 0 || class.is_null() {
-            return Err(ENODEV);
-        }
+        let (major, ClassRef(class)) = registry::chrdev().ok_or(ENODEV)?;
         let devt = mkdev(major, minor);
         // CAST: `device::Device` is a transparent wrapper of `struct device`.
         let parent = core::ptr::from_ref(parent)
             .cast_mut()
             .cast::<bindings::device>();
-        // SAFETY: `class` is alive (see above), `parent` is a valid device, the format string is
-        // a valid C string consuming one `unsigned int`.
+        // SAFETY: `class` is alive (`ClassRef`'s invariant), `parent` is a valid device, the
+        // format string is a valid C string consuming one `unsigned int`.
         let dev = unsafe {
             bindings::device_create(
                 class,

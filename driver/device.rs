@@ -3,7 +3,8 @@
 //! One bound edu device, as open files, sysfs and the interrupt handler see it.
 //!
 //! An [`EduDevice`] is fully built by probe before anything can reach it: the BAR, the DMA
-//! buffer and the interrupt mode are fields, never "not yet". It is reference counted, so an open
+//! buffer (or its absence: probe goes on without one) and the interrupt mode are fields, never
+//! "not yet". It is reference counted, so an open
 //! file can outlive the binding; what it reaches of the hardware is revocable, and the binding's
 //! teardown revokes it in ladder order (see `edu_main.rs`).
 //!
@@ -101,9 +102,10 @@ pub(crate) struct EduDevice {
     pdev: ARef<pci::Device>,
     bar: DevresBar,
     /// The coherent buffer the DMA engine copies through; revoked (and freed) by the bus-master
-    /// step's undo, after bus mastering is off.
+    /// step's undo, after bus mastering is off. `None` if probe went on without it (the step is
+    /// optional): then `pread`/`pwrite` fail with `EOPNOTSUPP` and everything else works.
     #[pin]
-    dma: Revocable<Coherent<[u8]>>,
+    dma: Revocable<Option<Coherent<[u8]>>>,
     mode: Mode,
     #[pin]
     state: SpinLockIrq<State>,
@@ -144,7 +146,7 @@ impl EduDevice {
     pub(crate) fn new(
         pdev: ARef<pci::Device>,
         bar: DevresBar,
-        dma: Coherent<[u8]>,
+        dma: Option<Coherent<[u8]>>,
         mode: Mode,
         timeout_ms: u32,
     ) -> impl PinInit<Self, Error> {
@@ -175,6 +177,14 @@ impl EduDevice {
         self.mode
     }
 
+    /// Runs `f` on the DMA buffer inside the RCU section that guards it: `ENODEV` once revoked,
+    /// `EOPNOTSUPP` for a device probed without a buffer.
+    fn with_dma_buffer<R>(&self, f: impl FnOnce(&Coherent<[u8]>) -> R) -> Result<R> {
+        self.dma
+            .try_access_with(|buf| buf.as_ref().map(f).ok_or(EOPNOTSUPP))
+            .unwrap_or(Err(ENODEV))
+    }
+
     /// Interrupts handled so far.
     pub(crate) fn irq_count(&self) -> u64 {
         self.irq_count.load(Relaxed)
@@ -200,6 +210,11 @@ impl EduDevice {
             // Every wait in a command sees `Gone` and leaves; sleeps inside one are 1 ms polls.
             self.wake.wait(&mut st);
         }
+    }
+
+    /// Whether the device has a DMA buffer (probe goes on without one).
+    pub(crate) fn has_dma(&self) -> bool {
+        self.with_dma_buffer(|_| ()) != Err(EOPNOTSUPP)
     }
 
     /// Whether callers may use the device; `ENODEV` once revoked (or before publication).
@@ -328,39 +343,36 @@ impl EduDevice {
 
     /// Moves `data.len()` bytes (a span from [`regs::dma_span`]) between `data` and the device
     /// buffer at `offset` with the DMA engine. `data` is a kernel buffer: the caller copies from
-    /// and to user memory outside the command slot.
+    /// and to user memory outside the command slot. `EOPNOTSUPP` without a DMA buffer.
     pub(crate) fn dma(&self, dir: Dir, data: &mut [u8], offset: u64) -> Result {
         let n = u32::try_from(data.len()).map_err(|_| EINVAL)?;
+        // A device without a buffer fails at once, without queueing for the slot.
+        self.with_dma_buffer(|_| ())?;
         let _cmd = self.command()?;
         let deadline = self.deadline();
         // Never program an engine that is still running an abandoned transfer.
         self.poll_idle(hw::dma_busy, deadline)?;
-        let addr = self
-            .dma
-            .try_access_with(|buf| {
-                if dir == Dir::ToDevice {
-                    // SAFETY: The engine is idle (polled above, with the slot held, so nobody
-                    // starts it) and the buffer is not mapped anywhere else.
-                    let dst = unsafe { buf.as_mut() };
-                    dst[..data.len()].copy_from_slice(data);
-                }
-                buf.dma_address()
-            })
-            .ok_or(ENODEV)?;
+        let addr = self.with_dma_buffer(|buf| {
+            if dir == Dir::ToDevice {
+                // SAFETY: The engine is idle (polled above, with the slot held, so nobody starts
+                // it) and the buffer is not mapped anywhere else.
+                let dst = unsafe { buf.as_mut() };
+                dst[..data.len()].copy_from_slice(data);
+            }
+            buf.dma_address()
+        })?;
         self.consume(regs::IRQ_DMA);
         self.with_bar(|b| hw::start_dma(b, dir, addr, offset, n))?;
         // On an error the engine may still run; the next command polls it idle first, and
         // teardown turns bus mastering off before the buffer is freed.
         self.wait_done(regs::IRQ_DMA, hw::dma_busy, deadline)?;
         if dir == Dir::ToRam {
-            self.dma
-                .try_access_with(|buf| {
-                    // SAFETY: The transfer has completed and the engine is idle; we hold the
-                    // slot, so nobody starts it again while we copy.
-                    let src = unsafe { buf.as_ref() };
-                    data.copy_from_slice(&src[..data.len()]);
-                })
-                .ok_or(ENODEV)?;
+            self.with_dma_buffer(|buf| {
+                // SAFETY: The transfer has completed and the engine is idle; we hold the slot, so
+                // nobody starts it again while we copy.
+                let src = unsafe { buf.as_ref() };
+                data.copy_from_slice(&src[..data.len()]);
+            })?;
         }
         Ok(())
     }

@@ -91,7 +91,7 @@ module! {
 /// Fields are declared in teardown order (Rust drops fields top to bottom): the reverse of
 /// [`EduModule::init`].
 struct EduModule {
-    _driver: Pin<KBox<driver::Registration<pci::Adapter<EduDriver>>>>,
+    _driver: Pin<KBox<driver::Registration<pci_ext::Adapter<EduDriver>>>>,
     _debugfs: Option<calibrate::Debugfs>,
     _class: chrdev::Class,
     _region: chrdev::Region,
@@ -114,6 +114,9 @@ fn check_parameters() -> Result {
     if module_parameters::max_devices.value() == 0 {
         return bad("max_devices must be at least 1");
     }
+    if module_parameters::max_devices.value() > chrdev::MAX_MINORS {
+        return bad("max_devices must be at most 1048576 (the minors of one major)");
+    }
     Ok(())
 }
 
@@ -127,7 +130,9 @@ impl kernel::Module for EduModule {
             module_parameters::fail_delay_ms.value(),
         );
 
-        let table = ladder.step("device table", registry::Table::init)?;
+        let table = ladder.step("device table", || {
+            registry::Table::init(module_parameters::max_devices.value())
+        })?;
         let region = ladder.step("char device region", || {
             chrdev::Region::register(module_parameters::max_devices.value(), c"edu")
         })?;
@@ -167,21 +172,23 @@ kernel::pci_device_table!(
 /// top to bottom when the device is unbound or when probe fails after the last of them. Steps 1
 /// and 2 (enable, BAR) are device-managed and released by the driver core right after this
 /// struct is dropped, still in reverse order.
+///
+/// The sysfs attributes are not a step: the driver core adds them after probe has returned and
+/// removes them before this struct is dropped ([`pci_ext::DriverExt::DEV_GROUPS`]).
 struct EduBinding<'bound> {
-    _sysfs: sysfs::Group<'bound>,
     _node: chrdev::Node,
-    _published: Published,
-    _quiet: Quiesce<'bound>,
+    published: Published,
+    quiet: Quiesce<'bound>,
     _interrupt: irq::Interrupt<'bound>,
-    _dma: BusMastering<'bound>,
-    _minor: registry::Minor,
+    dma: BusMastering<'bound>,
+    minor: registry::Minor,
     _dev: Arc<EduDevice>,
 }
 
 /// The bus-mastering step. Its undo turns bus mastering off first, so the engine can no longer
 /// reach memory, and only then frees the DMA buffer (field order).
 struct BusMastering<'bound> {
-    _master: pci_ext::BusMaster<'bound>,
+    master: pci_ext::BusMaster<'bound>,
     _buffer: device::DmaBufferOwner,
 }
 
@@ -195,6 +202,25 @@ struct Quiesce<'bound> {
 impl Drop for Quiesce<'_> {
     fn drop(&mut self) {
         self.dev.quiesce(self.pdev);
+    }
+}
+
+impl pci_ext::DriverExt for EduDriver {
+    const DEV_GROUPS: &'static pci_ext::AttributeGroups = &sysfs::DEV_GROUPS;
+
+    /// Runs the undo of the three steps that stop the device, in the order unbind runs them,
+    /// and frees nothing: callers revoked (publish), interrupt sources off and the units idle
+    /// (interrupt sources), bus mastering off. Unbind, should it still come, repeats them
+    /// harmlessly.
+    fn shutdown<'bound>(pdev: &'bound pci::Device<Core<'_>>, this: Pin<&EduBinding<'bound>>) {
+        this.published.revoke();
+        this.quiet.dev.quiesce(this.quiet.pdev);
+        this.dma.master.clear();
+        dev_info!(
+            pdev,
+            "edu{}: shut down: callers revoked, interrupt sources off, bus mastering off\n",
+            this.minor.get()
+        );
     }
 }
 
@@ -217,10 +243,17 @@ impl Published {
     }
 }
 
-impl Drop for Published {
-    fn drop(&mut self) {
+impl Published {
+    /// Makes the device unreachable and revokes it; doing it twice is harmless.
+    fn revoke(&self) {
         registry::deactivate(self.minor);
         self.dev.revoke();
+    }
+}
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        self.revoke();
     }
 }
 
@@ -292,10 +325,12 @@ impl pci::Driver for EduDriver {
             pdev.iomap_region_sized::<{ regs::BAR0_SIZE }>(0, c"edu")
         })?;
         ladder.step("check device", || check_device(pdev, &bar))?;
-        let buf = ladder.step("DMA buffer", || {
+        // Optional: without a buffer, identification, liveness, factorial and raise still work,
+        // and pread/pwrite fail with EOPNOTSUPP.
+        let buf = ladder.optional("DMA buffer", || {
             pci_ext::set_dma_mask::<{ regs::DMA_ADDR_BITS }>(pdev)?;
             Coherent::<u8>::zeroed_slice(pdev.as_ref(), regs::DMA_BUF_SIZE, GFP_KERNEL)
-        })?;
+        });
         let vectors = ladder.step("interrupt vectors", || {
             irq::Vectors::alloc(pdev, irq_modes())
         })?;
@@ -311,12 +346,10 @@ impl pci::Driver for EduDriver {
                 GFP_KERNEL,
             )
         })?;
-        let minor = ladder.step("instance number", || {
-            registry::Minor::reserve(module_parameters::max_devices.value())
-        })?;
+        let minor = ladder.step("instance number", || registry::Minor::reserve())?;
         let dma = ladder.step("bus mastering", || {
             Ok(BusMastering {
-                _master: pci_ext::BusMaster::set(pdev),
+                master: pci_ext::BusMaster::set(pdev),
                 _buffer: device::DmaBufferOwner::new(&dev),
             })
         })?;
@@ -337,26 +370,30 @@ impl pci::Driver for EduDriver {
         })?;
         // From here on callers can reach the device, so everything below is undone after it.
         let published = ladder.step("publish", || Ok(Published::new(&minor, &dev)))?;
-        // `/dev/eduN` and the sysfs files can be used the instant they appear.
+        // `/dev/eduN` can be used the instant it appears; so can the sysfs files, which the
+        // driver core adds once probe has returned.
         let node = ladder.step("char device", || {
             chrdev::Node::create(pdev.as_ref(), minor.get())
         })?;
-        let sysfs = ladder.step("sysfs attributes", || sysfs::Group::add(pdev.as_ref()))?;
 
         dev_info!(
             pdev,
-            "edu{}: {} interrupts\n",
+            "edu{}: {} interrupts{}\n",
             minor.get(),
-            dev.irq_mode().name()
+            dev.irq_mode().name(),
+            if dev.has_dma() {
+                ""
+            } else {
+                ", no DMA buffer (pread/pwrite: EOPNOTSUPP)"
+            }
         );
         Ok(EduBinding {
-            _sysfs: sysfs,
             _node: node,
-            _published: published,
-            _quiet: quiet,
+            published,
+            quiet,
             _interrupt: interrupt,
-            _dma: dma,
-            _minor: minor,
+            dma,
+            minor,
             _dev: dev,
         })
     }

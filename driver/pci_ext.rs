@@ -2,23 +2,31 @@
 
 //! PCI calls that 7.3's kernel crate lacks or offers only as `unsafe`, behind safe APIs: a device
 //! ID for a vendor without a `pci::Vendor` constant, the DMA mask at probe, disabling the device
-//! again (upstream has `pci::DeviceEnableGuard` on the list, not merged) and clearing bus
-//! mastering.
+//! again (upstream has `pci::DeviceEnableGuard` on the list, not merged), clearing bus mastering,
+//! and a driver registration with the two `struct pci_driver` hooks 7.3's `pci::Adapter` leaves
+//! empty: `shutdown` and `dev_groups` ([`Adapter`]).
 
+use core::marker::PhantomData;
 use kernel::{
     bindings,
     device::{
         Bound,
-        Core, //
+        Core,
+        CoreInternal, //
     },
     devres,
     dma::{
         Device as _,
         DmaMask, //
     },
+    driver::{
+        DriverLayout,
+        RegistrationOps, //
+    },
     pci,
     prelude::*,
-    sync::aref::ARef, //
+    sync::aref::ARef,
+    types::Opaque, //
 };
 
 /// `PCI_DEVICE(vendor, device)`. `pci::Vendor` has no constant for QEMU's 0x1234 and no public
@@ -91,11 +99,104 @@ impl<'bound> BusMaster<'bound> {
         // INVARIANT: Bus mastering was just turned on.
         Self { pdev }
     }
+
+    /// Turns bus mastering off now, ahead of `drop` (shutdown). Turning it off twice is harmless.
+    pub(crate) fn clear(&self) {
+        // SAFETY: The device is bound for `'bound`; clearing the bit of a bound device is always
+        // allowed, and `pci_clear_master` only writes the command register.
+        unsafe { bindings::pci_clear_master(raw(self.pdev)) };
+    }
 }
 
 impl Drop for BusMaster<'_> {
     fn drop(&mut self) {
-        // SAFETY: The device is bound for `'bound`; by the type invariant bus mastering is on.
-        unsafe { bindings::pci_clear_master(raw(self.pdev)) };
+        self.clear();
+    }
+}
+
+/// A PCI driver with the hooks 7.3's `pci::Driver` has no place for.
+pub(crate) trait DriverExt: pci::Driver + 'static {
+    /// Attribute groups of every bound device: the driver core creates them after probe has
+    /// succeeded and removes them before remove runs (`struct device_driver::dev_groups`), so
+    /// they exist exactly while the device's data does.
+    const DEV_GROUPS: &'static AttributeGroups;
+
+    /// Quiesces a bound device for reboot, power-off or kexec: no DMA, no interrupt after it.
+    /// Nothing is freed; the system is going down.
+    fn shutdown<'bound>(pdev: &'bound pci::Device<Core<'_>>, data: Pin<&Self::Data<'bound>>);
+}
+
+/// A NULL-terminated list of attribute groups, as `dev_groups` wants it.
+///
+/// # Invariants
+///
+/// Points to a NULL-terminated array of pointers to valid `struct attribute_group`s; the array
+/// and the groups live forever and are never written.
+pub(crate) struct AttributeGroups(*const *const bindings::attribute_group);
+
+// SAFETY: The list and its groups are never written (type invariant); sysfs only reads them.
+unsafe impl Sync for AttributeGroups {}
+
+impl AttributeGroups {
+    /// The list at `list`.
+    ///
+    /// # Safety
+    ///
+    /// `list` points to a NULL-terminated array of pointers to valid `struct attribute_group`s,
+    /// and the array and the groups live forever and are never written.
+    pub(crate) const unsafe fn new(list: *const *const bindings::attribute_group) -> Self {
+        // INVARIANT: Per the safety requirements.
+        Self(list)
+    }
+}
+
+/// Registers a [`DriverExt`] driver: `pci::Adapter`'s registration plus `shutdown` and
+/// `dev_groups`. Use as `driver::Registration<pci_ext::Adapter<T>>`.
+pub(crate) struct Adapter<T>(PhantomData<T>);
+
+// SAFETY: Same layout as `pci::Adapter<T>`: `struct pci_driver` is `repr(C)` and embeds its
+// `struct device_driver` at the given offset; the private data is `T::Data`, which
+// `pci::Adapter<T>`'s probe stores.
+unsafe impl<T: DriverExt> DriverLayout for Adapter<T> {
+    type DriverType = bindings::pci_driver;
+    type DriverData<'bound> = T::Data<'bound>;
+    const DEVICE_DRIVER_OFFSET: usize = core::mem::offset_of!(bindings::pci_driver, driver);
+}
+
+// SAFETY: `unregister` delegates to `pci::Adapter<T>`, whose `register` ran for the same `pdrv`.
+unsafe impl<T: DriverExt> RegistrationOps for Adapter<T> {
+    unsafe fn register(
+        pdrv: &Opaque<bindings::pci_driver>,
+        name: &'static CStr,
+        module: &'static ThisModule,
+    ) -> Result {
+        // SAFETY: `pdrv` is not registered yet, so nothing else reads it; `DEV_GROUPS` is a
+        // NULL-terminated list of static groups (its type invariant).
+        unsafe {
+            (*pdrv.get()).shutdown = Some(Self::shutdown_callback);
+            (*pdrv.get()).dev_groups = T::DEV_GROUPS.0.cast_mut();
+        }
+        // SAFETY: Our caller's guarantees (pinned and valid until `unregister`) are the same.
+        unsafe { <pci::Adapter<T> as RegistrationOps>::register(pdrv, name, module) }
+    }
+
+    unsafe fn unregister(pdrv: &Opaque<bindings::pci_driver>) {
+        // SAFETY: `register` above registered `pdrv` through `pci::Adapter<T>`.
+        unsafe { <pci::Adapter<T> as RegistrationOps>::unregister(pdrv) }
+    }
+}
+
+impl<T: DriverExt> Adapter<T> {
+    extern "C" fn shutdown_callback(pdev: *mut bindings::pci_dev) {
+        // SAFETY: The PCI core calls `shutdown` with a valid `struct pci_dev` whose driver is
+        // this one, holding the device lock (`device_shutdown`): a `Core` context, valid for the
+        // call.
+        let pdev = unsafe { &*pdev.cast::<pci::Device<CoreInternal<'_>>>() };
+        // SAFETY: `pci_device_shutdown` calls us only while `pci_dev->driver` is set, which under
+        // the device lock means that `pci::Adapter<T>`'s probe succeeded and stored a
+        // `T::Data` (the PCI core sets the field before probe and clears it when probe fails
+        // and in remove), and it is dropped only after remove, which the lock excludes.
+        let data = unsafe { pdev.as_ref().drvdata_borrow::<T::Data<'_>>() };
+        T::shutdown(pdev, data);
     }
 }

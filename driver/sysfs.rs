@@ -4,20 +4,19 @@
 //! `factorial` (documented in `Documentation/ABI/testing/sysfs-driver-edu`).
 //!
 //! The kernel crate has no sysfs abstraction, so this module keeps the few unsafe lines: a static
-//! attribute group, its show/store trampolines, and [`Group`], which adds the group to a device
-//! and removes it on drop. `sysfs_remove_group` waits for running show/store calls, so no call
-//! runs once the group is gone. The callbacks find their device through the registry.
+//! attribute group and its show/store trampolines. The group is the driver's `dev_groups`
+//! ([`DEV_GROUPS`]): the driver core creates the files after probe has succeeded and removes them
+//! before remove runs, waiting for running show/store calls, so the files exist exactly while the
+//! device is bound and published. The callbacks find their device through the registry.
 
 use crate::{
     device::EduDevice,
+    pci_ext::AttributeGroups,
     registry, //
 };
 use core::{
     fmt::Write,
-    ptr::{
-        addr_of,
-        addr_of_mut, //
-    },
+    ptr::addr_of, //
 };
 use kernel::{
     bindings,
@@ -177,43 +176,14 @@ unsafe extern "C" fn store_trampoline(
     r.unwrap_or_else(|e| e.to_errno() as isize)
 }
 
-/// The attribute group added to one device.
-///
-/// # Invariants
-///
-/// [`GROUP`] is added to `kobj` until `self` is dropped.
-pub(crate) struct Group<'bound> {
-    kobj: *mut bindings::kobject,
-    _dev: core::marker::PhantomData<&'bound device::Device>,
-}
+struct GroupList([*const bindings::attribute_group; 2]);
 
-// SAFETY: The group may be removed from any thread.
-unsafe impl Send for Group<'_> {}
-// SAFETY: `Group` offers no method through `&self`.
-unsafe impl Sync for Group<'_> {}
+// SAFETY: As for `Attrs`.
+unsafe impl Sync for GroupList {}
 
-impl<'bound> Group<'bound> {
-    /// Adds the attributes to `dev`. From this instant they can be read and written.
-    pub(crate) fn add(dev: &'bound device::Device<device::Bound>) -> Result<Self> {
-        // CAST: `device::Device` is a transparent wrapper of `struct device`.
-        let raw = core::ptr::from_ref(dev)
-            .cast_mut()
-            .cast::<bindings::device>();
-        // SAFETY: `raw` is a valid device.
-        let kobj = unsafe { addr_of_mut!((*raw).kobj) };
-        // SAFETY: `kobj` is valid and `GROUP` is static.
-        kernel::error::to_result(unsafe { bindings::sysfs_create_group(kobj, &GROUP.0) })?;
-        // INVARIANT: The group was added.
-        Ok(Self {
-            kobj,
-            _dev: core::marker::PhantomData,
-        })
-    }
-}
+static GROUP_LIST: GroupList = GroupList([addr_of!(GROUP.0), core::ptr::null()]);
 
-impl Drop for Group<'_> {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariant the group is on `kobj`, which lives while bound.
-        unsafe { bindings::sysfs_remove_group(self.kobj, &GROUP.0) };
-    }
-}
+/// The driver's `dev_groups`: the attributes of every bound device.
+// SAFETY: `GROUP_LIST` is a static, NULL-terminated list of static groups, never written.
+pub(crate) static DEV_GROUPS: AttributeGroups =
+    unsafe { AttributeGroups::new(addr_of!(GROUP_LIST.0).cast()) };

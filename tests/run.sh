@@ -65,24 +65,29 @@ host_tests() {
 	total_fail=$((total_fail + failed))
 }
 
-# judge RC LOG OUT: prints why a guest run failed, one reason per line, nothing if it passed.
-# RC is QEMU's exit status (124: killed by the timeout), LOG the kernel console, OUT the results
-# channel (tests/guest/lib.sh, qemu/init).
+# judge RC LOG OUT SCRIPT [SPLATS]: prints why a guest run failed, one reason per line, nothing
+# if it passed. RC is QEMU's exit status (124: killed by the timeout), LOG the kernel console, OUT
+# the results channel (tests/guest/lib.sh, qemu/init), SCRIPT the scenario, whose "# log: REGEX"
+# lines name console lines that must appear (for what happens after the script, such as the
+# driver's shutdown at power-off); at most SPLATS (default 5) distinct splat lines.
 judge() {
-	local rc=$1 log=$2 out=$3 status
+	local rc=$1 log=$2 out=$3 script=$4 splats=${5:-5} status regex
 	[ "$rc" -eq 124 ] && echo "timeout: the guest ran longer than ${guest_timeout}s"
 	grep -q '^GUEST-DONE' "$log" || echo "no power-off: the guest did not reach its end (qemu status $rc)"
 	grep -q '^SCENARIO-END$' "$out" || echo "early stop: the script did not reach its end"
 	status=$(sed -n 's/^=== scenario .* exit \([0-9]*\)$/\1/p' "$out")
 	[ "${status:-none}" = 0 ] || echo "exit status: the script exited ${status:-without a status}"
-	grep -E "$SPLATS" "$log" | sort -u | head -n 5 | sed 's/^/kernel log shows: /'
+	grep -E "$SPLATS" "$log" | sort -u | head -n "$splats" | sed 's/^/kernel log shows: /'
 	grep '^FAIL: ' "$out" | sed 's/^/check: /'
 	grep -q -E '^(PASS|FAIL): ' "$out" || echo "no check ran"
+	while read -r regex; do
+		[ -z "$regex" ] || grep -qE "$regex" "$log" || echo "console: no line matches '$regex'"
+	done < <(sed -n 's/^# log: //p' "$script")
 }
 
 # guest NAME: boots scenario NAME and judges it. A scenario with "# control: VARIANT REGEX"
-# header lines is a positive control: it is booted once per line with control=VARIANT, and
-# passes only if the judge fails it for a reason matching REGEX.
+# header lines is a positive control: it is booted once per VARIANT with control=VARIANT, and
+# each of its lines passes only if the judge fails that boot for a reason matching REGEX.
 guest() {
 	local name=$1 file=$top/tests/scenarios/$1.sh
 	[ -f "$file" ] || { failures+=("$name: no such scenario"); total_fail=$((total_fail + 1)); return; }
@@ -90,10 +95,11 @@ guest() {
 	qargs=$(sed -n 's/^# qemu: //p' "$file" | tr '\n' ' ')
 	append=$(sed -n 's/^# append: //p' "$file" | tr '\n' ' ')
 	if grep -q '^# control: ' "$file"; then
-		local variant regex
-		while read -r variant regex; do
-			boot_and_judge "$name" "$name.$variant" "$append control=$variant" "$qargs" "$regex"
-		done < <(sed -n 's/^# control: //p' "$file")
+		local variant
+		for variant in $(sed -n 's/^# control: \([^ ]*\) .*/\1/p' "$file" | awk '!seen[$0]++'); do
+			boot_and_judge "$name" "$name.$variant" "$append control=$variant" "$qargs" \
+				"$(sed -n "s/^# control: $variant //p" "$file")"
+		done
 	else
 		boot_and_judge "$name" "$name" "$append" "$qargs" ""
 	fi
@@ -147,23 +153,30 @@ boot_and_judge() {
 		wait "$p" 2>/dev/null
 	done
 	sed -i 's/\r$//' "$out"
-	[ $show -eq 1 ] || grep -E '^(PASS|FAIL): ' "$out"
+	# A positive control's own check lines are expected to fail: shown indented, so that only
+	# the harness's verdict on the control starts a line with PASS or FAIL.
+	[ $show -eq 1 ] || grep -E '^(PASS|FAIL): ' "$out" | sed "${expect:+s/^/  guest: /}"
 	local passed failed reasons
 	passed=$(grep -c '^PASS: ' "$out")
 	failed=$(grep -c '^FAIL: ' "$out")
-	reasons=$(judge "$rc" "$log" "$out")
 	if [ -n "$expect" ]; then
-		# A positive control: the harness must fail this run, for the expected reason.
-		if echo "$reasons" | grep -qE "$expect"; then
-			echo "PASS: control $label: the harness failed it for: $(echo "$reasons" | grep -E "$expect" | head -n 1)"
-			passed=1 failed=0
-		else
-			echo "FAIL: control $label: want a failure matching '$expect', got: ${reasons:-none}"
-			failures+=("$label: control did not fire (want '$expect'; got: $(echo "${reasons:-none}" | head -n 1))")
-			passed=0 failed=1
-		fi
+		# A positive control: the harness must fail this run, for each expected reason.
+		reasons=$(judge "$rc" "$log" "$out" "$top/tests/scenarios/$name.sh" 1000)
+		passed=0 failed=0
+		local regex
+		while read -r regex; do
+			if echo "$reasons" | grep -qE "$regex"; then
+				echo "PASS: control $label: the harness failed it for: $(echo "$reasons" | grep -E "$regex" | head -n 1)"
+				passed=$((passed + 1))
+			else
+				echo "FAIL: control $label: want a failure matching '$regex', got: $(echo "${reasons:-none}" | head -n 3 | paste -sd'|')"
+				failures+=("$label: control did not fire (want '$regex')")
+				failed=$((failed + 1))
+			fi
+		done <<<"$expect"
 	else
 		# Every reason fails the run; failed checks are already counted.
+		reasons=$(judge "$rc" "$log" "$out" "$top/tests/scenarios/$name.sh")
 		local extra
 		extra=$(echo "$reasons" | grep -v -e '^check: ' -e '^$' | wc -l)
 		failed=$((failed + extra))

@@ -27,6 +27,7 @@ pub const fn errno_name(errno: i32) -> &'static str {
         34 => "ERANGE",
         61 => "ENODATA",
         75 => "EOVERFLOW",
+        95 => "EOPNOTSUPP",
         110 => "ETIMEDOUT",
         _ => "EOTHER",
     }

@@ -78,10 +78,14 @@ static int __init edu_break_init(void)
 		kfree(p);
 		sink = (void *)(unsigned long)READ_ONCE(p[8]);
 	} else if (!strcmp(bug, "oob")) {
-		p = kmalloc(64, GFP_KERNEL);
+		/*
+		 * One byte past a 60-byte object, inside its own slot of kmalloc-64: KASAN keeps the
+		 * tail poisoned, so the report is out-of-bounds whatever the neighbouring object is.
+		 */
+		p = kmalloc(60, GFP_KERNEL);
 		if (!p)
 			return -ENOMEM;
-		sink = (void *)(unsigned long)READ_ONCE(p[64 + 8]);
+		sink = (void *)(unsigned long)READ_ONCE(p[60]);
 		kfree(p);
 	} else if (!strcmp(bug, "index")) {
 		struct with_array *s = kzalloc(sizeof(*s), GFP_KERNEL);

@@ -1,7 +1,10 @@
 # Waits on the device end the way the contract says: a signal interrupts a DMA wait with EINTR,
 # and a completion that does not come in time gives ETIMEDOUT; the device stays usable after
 # both. The DMA engine always takes 100 ms of device time, which makes both deterministic.
+# At the end the driver stays bound with a DMA reader inside the device: power-off must run the
+# driver's shutdown (revoke, quiesce, bus mastering off), which the harness finds on the console.
 # qemu: -device edu
+# log: edu 0000:00:..\..: edu0: shut down: callers revoked, interrupt sources off, bus mastering off
 . /tests/lib.sh
 kmemleak_reset
 check "insmod edu" load
@@ -14,4 +17,7 @@ check_eq "fast commands still complete" 3628800 eductl /dev/edu0 factorial 10
 check "the device was not given up" sh -c "! dmesg | grep -q 'giving the device up'"
 check "rmmod" unload
 kmemleak_check "kmemleak clean"
+check "insmod edu (left bound for the shutdown at power-off)" load
+eductl /dev/edu0 loop-read 100000 >/dev/null 2>&1 &
+check "a DMA reader is running when the script ends" sh -c "sleep 1; kill -0 $!"
 scenario_end
