@@ -1,6 +1,7 @@
-# Waits on the device end the way the contract says: a signal interrupts a DMA wait with EINTR,
-# and a completion that does not come in time gives ETIMEDOUT; the device stays usable after
-# both. The DMA engine always takes 100 ms of device time, which makes both deterministic.
+# Waits on the device end the way the contract says: a signal interrupts a DMA wait with EINTR
+# (ERESTARTSYS inside: with SA_RESTART the read is restarted), and a completion that does not
+# come in time gives ETIMEDOUT; the device stays usable after both. The DMA engine always takes
+# 100 ms of device time, which makes both deterministic.
 # At the end the driver stays bound with a DMA reader inside the device: power-off must run the
 # driver's shutdown (revoke, quiesce, bus mastering off), which the harness finds on the console.
 # qemu: -device edu
@@ -10,6 +11,9 @@ kmemleak_reset
 check "insmod edu" load
 check_err "a signal during a DMA read gives EINTR" EINTR eductl /dev/edu0 sigread 20
 check_eq "the device works after the interrupted DMA" 4096 eductl /dev/edu0 sigread 5000
+# ERESTARTSYS, not EINTR: a handler with SA_RESTART gets the read restarted, and it completes.
+check_eq "a signal with SA_RESTART during a DMA read restarts it" "4096 after 1 signals" \
+	eductl /dev/edu0 sigread 20 restart
 check "rmmod" unload
 check "insmod edu timeout_ms=50" load timeout_ms=50
 check_err "a DMA read slower than timeout_ms gives ETIMEDOUT" ETIMEDOUT eductl /dev/edu0 pread 0 16

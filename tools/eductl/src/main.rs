@@ -13,8 +13,9 @@
 //! eductl DEV pwrite OFF HEXBYTES|@FILE  write bytes at OFF, print the count written
 //! eductl DEV pread OFF LEN [@FILE]     read LEN bytes at OFF, print them as hex (or save them)
 //! eductl DEV seek OFF set|cur|end [neg] lseek (to -OFF with neg), print the new offset
-//! eductl DEV sigread MS                 DMA-read the buffer with a signal (no SA_RESTART) due in
-//!                                       MS milliseconds; prints the byte count or the errno
+//! eductl DEV sigread MS [restart]       DMA-read the buffer with a signal due in MS milliseconds,
+//!                                       its handler without SA_RESTART (prints the byte count or
+//!                                       the errno) or with it ("N after K signals")
 //! eductl DEV loop-read SECONDS          DMA-read the whole buffer until an error or the time is up
 //! eductl DEV uffd-pwrite OFF LEN        pwrite LEN bytes from a userfaultfd page that is never
 //!                                       served: blocks in the driver's user copy until killed;
@@ -51,7 +52,7 @@ use std::{
         unix::fs::FileExt,
     },
     process::ExitCode,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
     time::{Duration, Instant},
 };
 
@@ -185,14 +186,23 @@ fn catch_stop() {
     }
 }
 
-extern "C" fn on_alarm(_sig: libc::c_int) {}
+/// SIGALRMs handled so far.
+static ALARMS: AtomicU64 = AtomicU64::new(0);
 
-/// Arranges for SIGALRM to interrupt this process's next blocking call after `after`: the
-/// handler is installed without `SA_RESTART`, so the call fails with `EINTR`.
-fn interrupt_after(after: Duration) -> io::Result<()> {
+extern "C" fn on_alarm(_sig: libc::c_int) {
+    ALARMS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Arranges for SIGALRM to interrupt this process's next blocking call after `after`. Without
+/// `restart` the handler is installed without `SA_RESTART`, so the call fails with `EINTR`; with
+/// it the kernel restarts a call that was interrupted before it did anything.
+fn interrupt_after(after: Duration, restart: bool) -> io::Result<()> {
     // SAFETY: A zeroed `sigaction` is a valid "no flags, empty mask" value.
     let mut act: libc::sigaction = unsafe { std::mem::zeroed() };
     act.sa_sigaction = on_alarm as *const () as libc::sighandler_t;
+    if restart {
+        act.sa_flags = libc::SA_RESTART;
+    }
     // SAFETY: `act` is a valid action; the handler does nothing.
     if unsafe { libc::sigaction(libc::SIGALRM, &act, std::ptr::null_mut()) } < 0 {
         return Err(io::Error::last_os_error());
@@ -510,10 +520,20 @@ fn run(args: &[String]) -> Result<(), Failure> {
             }
         }
         "sigread" => {
-            interrupt_after(Duration::from_millis(parse_u64(arg(0)?)?))?;
+            let restart = match rest.get(1).map(String::as_str) {
+                None => false,
+                Some("restart") => true,
+                Some(other) => return Err(usage(&format!("sigread: unknown flag {other}"))),
+            };
+            interrupt_after(Duration::from_millis(parse_u64(arg(0)?)?), restart)?;
             let mut buf = vec![0; edu_regs::regs::DMA_BUF_SIZE];
             let n = file.read_at(&mut buf, 0)?;
-            writeln!(out, "{n}")?;
+            if restart {
+                let k = ALARMS.load(Ordering::Relaxed);
+                writeln!(out, "{n} after {k} signals")?;
+            } else {
+                writeln!(out, "{n}")?;
+            }
         }
         "uffd-pwrite" => {
             let off = parse_u64(arg(0)?)?;
