@@ -186,6 +186,21 @@ assert_works() {
 	check "$1: rmmod" unload
 }
 
+# start_callers N FACTORIAL: N DMA loops (output /tmp/dmaI) and a loop of FACTORIAL! (output
+# /tmp/fact: the error that ended it) on the open file fd 3, in the background; each ends when a
+# call fails. Their pids are in $pids.
+start_callers() {
+	local i=1
+	pids=
+	while [ $i -le "$1" ]; do
+		eductl fd:3 loop-read 120 >/tmp/dma$i 2>&1 &
+		pids="$pids $!"
+		i=$((i + 1))
+	done
+	(while out=$(eductl fd:3 factorial "$2" 2>&1); do :; done; echo "$out" >/tmp/fact) &
+	pids="$pids $!"
+}
+
 # qmp COMMAND [ARG=VALUE...]: asks the host to send COMMAND to QEMU's monitor (scenarios with a
 # "# qmp" header line; tests/run.sh forwards the request). Returns at once: wait for the effect.
 qmp() { echo "QMP: $*"; }

@@ -44,3 +44,17 @@ no_dmesg() {
 	[ -n "$log" ] || { echo "dmesg is empty"; return 1; }
 	! echo "$log" | grep -q "$1" || { echo "$log" | grep "$1" | tail -n 1; return 1; }
 }
+
+# start_rig BDF READY ARGS...: starts `edu-rig BDF ARGS` in the background (output /tmp/rig.out,
+# pid in $rig) and waits up to 30 s (a probe takes seconds on a loaded debug kernel) until its
+# output has a line matching READY.
+start_rig() {
+	local bdf=$1 ready=$2 i=0
+	shift 2
+	edu-rig "$bdf" "$@" >/tmp/rig.out 2>&1 &
+	rig=$!
+	while ! grep -q "$ready" /tmp/rig.out && [ $i -lt 300 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+}

@@ -13,13 +13,7 @@ check_eq "it is /dev/edu0" 0x010000ed eductl /dev/edu0 ident
 
 for round in 1 2; do
 	exec 3<>/dev/edu0
-	pids=
-	for i in 1 2; do
-		eductl fd:3 loop-read 120 >/tmp/dma$i 2>&1 &
-		pids="$pids $!"
-	done
-	(while out=$(eductl fd:3 factorial 12 2>&1); do :; done; echo "$out" >/tmp/fact) &
-	pids="$pids $!"
+	start_callers 2 12
 	sleep 1
 	qmp device_del id=e1
 	check "round $round: the device is removed" wait_gone /sys/bus/pci/devices/$bdf 30

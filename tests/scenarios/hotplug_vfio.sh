@@ -13,13 +13,7 @@ bdf=0000:01:00.0
 rig_ident() { to_vfio $bdf >/dev/null && edu-rig $bdf ident; }
 for round in 1 2; do
 	check "round $round: bind $bdf to vfio-pci" to_vfio $bdf
-	edu-rig $bdf serve --clients 2 >/tmp/rig.out 2>&1 &
-	rig=$!
-	i=0
-	while ! grep -q '^serving' /tmp/rig.out && [ $i -lt 100 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
+	start_rig $bdf '^serving' serve --clients 2
 	check "round $round: the rig is serving" grep -q '^serving' /tmp/rig.out
 	sleep 1
 	qmp device_del id=e1

@@ -20,13 +20,7 @@ check "insmod again" load timeout_ms=60000
 # Three DMA loops and an ioctl loop share the open file: one DMA (100 ms of device time) runs,
 # the rest wait in the driver for the device.
 exec 3<>/dev/edu0
-pids=
-for i in 1 2 3; do
-	eductl fd:3 loop-read 120 >/tmp/loop$i 2>&1 &
-	pids="$pids $!"
-done
-(while out=$(eductl fd:3 factorial 7 2>&1); do :; done; echo "$out" >/tmp/ioctl) &
-pids="$pids $!"
+start_callers 3 7
 sleep 1
 t0=$(cut -d' ' -f1 /proc/uptime)
 check "unbind with callers blocked in the driver" write_file /sys/bus/pci/drivers/edu/unbind $bdf
@@ -35,9 +29,9 @@ check "unbind took under 5 s (the driver timeout is 60 s)" awk "BEGIN { exit !($
 echo "unbind with blocked callers took $(awk "BEGIN { print $t1 - $t0 }") s"
 for p in $pids; do wait $p; done
 for i in 1 2 3; do
-	check "blocked DMA caller $i got ENODEV" grep -q "error: ENODEV" /tmp/loop$i
+	check "blocked DMA caller $i got ENODEV" grep -q "error: ENODEV" /tmp/dma$i
 done
-check "blocked ioctl caller got ENODEV" grep -q "error: ENODEV" /tmp/ioctl
+check "blocked ioctl caller got ENODEV" grep -q "error: ENODEV" /tmp/fact
 check_err "IDENT on the open file after unbind" ENODEV eductl fd:3 ident
 check_err "LIVENESS on the open file after unbind" ENODEV eductl fd:3 liveness 1
 check_err "FACTORIAL on the open file after unbind" ENODEV eductl fd:3 factorial 3

@@ -48,22 +48,8 @@ take_away() {
 	check "$label: no panic" no_panic /tmp/rig.out
 }
 
-# start_rig READY ARGS...: starts edu-rig $bdf ARGS in the background and waits (up to 30 s, a
-# probe takes seconds on a loaded debug kernel) until its output has a line matching READY.
-start_rig() {
-	ready=$1
-	shift
-	edu-rig $bdf "$@" >/tmp/rig.out 2>&1 &
-	rig=$!
-	i=0
-	while ! grep -q "$ready" /tmp/rig.out && [ $i -lt 300 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-}
-
 check "bind $bdf to vfio-pci" to_vfio $bdf
-start_rig '^serving' serve --clients 2
+start_rig $bdf '^serving' serve --clients 2
 check "serve is running" grep -q '^serving' /tmp/rig.out
 sleep 1
 take_away "unbind while serving" write_file /sys/bus/pci/drivers/vfio-pci/unbind $bdf
@@ -74,7 +60,7 @@ check "$bdf is unbound" test ! -e /sys/bus/pci/devices/$bdf/driver
 check "bind $bdf to vfio-pci again" to_vfio $bdf
 check_eq "the device works after the forced release" 0x010000ed edu-rig $bdf ident
 # Each cycle holds the device 100 ms, so that the clients' calls complete in every cycle.
-start_rig '^race: first cycle done' race --clients 2 --cycles 1000000 --hold-ms 100
+start_rig $bdf '^race: first cycle done' race --clients 2 --cycles 1000000 --hold-ms 100
 check "churn: the first probe/remove cycle is done" grep -q '^race: first cycle done' /tmp/rig.out
 sleep 2
 take_away "unbind during probe/remove churn" write_file /sys/bus/pci/drivers/vfio-pci/unbind $bdf
@@ -84,7 +70,7 @@ check "churn: calls completed" field_gt calls_ok 0 /tmp/rig.out
 check_eq "churn: 0 violations" 0 field violations /tmp/rig.out
 
 check "bind $bdf to vfio-pci for hot removal" to_vfio $bdf
-start_rig '^serving' serve --clients 2
+start_rig $bdf '^serving' serve --clients 2
 check "hot removal: serve is running" grep -q '^serving' /tmp/rig.out
 sleep 1
 take_away "hot removal while serving" write_file /sys/bus/pci/devices/$bdf/remove 1

@@ -32,29 +32,27 @@ const PAGE: usize = 4096;
 /// The device buffer's size, as an offset.
 const BUF_SIZE: i64 = regs::DMA_BUF_SIZE as i64;
 
-/// xorshift64*: small, fast, and the same sequence for the same seed everywhere.
-struct Rng(u64);
+/// The fuzzer's generator: fastrand's wyrand, seeded, so that a run replays from the seed it
+/// printed.
+struct Rng(fastrand::Rng);
 
 impl Rng {
     fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+        Self(fastrand::Rng::with_seed(seed))
     }
 
     fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        self.0.u64(..)
     }
 
     /// A value in `0..n`.
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.u64(0..n)
     }
 
     /// Picks one of `items`.
     fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[self.below(items.len() as u64) as usize]
+        items[self.0.usize(..items.len())]
     }
 }
 
