@@ -7,6 +7,7 @@
 #   make bench   criterion benchmarks (QUICK=1 for a short run)
 #   make fuzz    the hostile-client scenario for FUZZ_SECONDS per process (FUZZ_SEED to replay)
 #   make clean-cache   delete the kernel/toolchain cache ($(CACHE))
+#   make help    the targets and every setting of qemu/config.mk with its value
 #
 # Configuration lives in qemu/config.mk; every value there can be overridden here.
 include qemu/config.mk
@@ -26,7 +27,7 @@ STEP = source qemu/lib.sh && step
 export QEMU GUEST_TIMEOUT
 
 .PHONY: all run test shell setup kernel driver controls guest-tools initramfs bench host-test \
-	guest-test fuzz clean clean-cache
+	guest-test fuzz clean clean-cache help
 
 all: run
 
@@ -103,3 +104,19 @@ clean:
 
 clean-cache:
 	rm -rf $(CACHE)
+
+# The targets (this file's header) and the settings of qemu/config.mk, each with its comment and
+# the value it has now (the default unless overridden).
+help:
+	@sed -n 's/^#   make /  make /p' Makefile
+	@echo
+	@echo "Settings (qemu/config.mk; override as make VAR=value), with their values now:"
+	@awk '/^#/ { sub(/^# ?/, ""); doc = doc (doc ? " " : "") $$0; next } \
+		/^[A-Z_]+ \?=/ { printf "%s\t%s\n", $$1, doc; doc = ""; next } { doc = "" }' \
+		qemu/config.mk | while IFS=$$'\t' read -r var doc; do \
+		printf '  %s = %s\n      %s\n' "$$var" \
+			"$$($(MAKE) -s --no-print-directory print-$$var)" "$$doc"; done
+
+print-%:
+	@echo '$($*)'
+

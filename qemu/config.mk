@@ -3,6 +3,7 @@
 
 # The Debian linux-source package the test kernel is built from: the one place it is pinned.
 KERNEL_SERIES ?= 7.3
+# Its exact Debian version.
 KERNEL_VERSION ?= 7.3.4-1~bpo13+1
 # Suite that carries it, fetched through a private apt configuration.
 KERNEL_SUITE ?= trixie-backports
@@ -10,6 +11,7 @@ KERNEL_SUITE ?= trixie-backports
 # Cache outside the repository: toolchain, kernel source and kernel builds.
 CACHE ?= $(HOME)/.cache/edu-rust
 
+# The QEMU binary that boots the guest.
 QEMU ?= qemu-system-x86_64
 # Seconds a guest may run before the harness kills it and fails the run.
 GUEST_TIMEOUT ?= 900

@@ -6,7 +6,8 @@
 #        (no scenario: every scenario of tests/scenarios/ not marked "# manual")
 # Environment: KERNEL, INITRD (required for guest runs), QEMU, GUEST_TIMEOUT (seconds),
 #              GUEST_APPEND (kernel arguments added to every scenario's),
-#              GUEST_LOG_DIR (default target/guest).
+#              GUEST_LOG_DIR (default target/guest), KTAP_OUT (the KTAP file of the run,
+#              default target/test.ktap).
 #
 # A scenario is tests/scenarios/NAME.sh: a guest shell script whose "# qemu:" header lines give
 # the QEMU devices and "# append:" lines extra kernel arguments. It reports checks as
@@ -42,6 +43,46 @@ guest_timeout=${GUEST_TIMEOUT:-900}
 mkdir -p "$logdir"
 total_pass=0 total_fail=0
 failures=()
+# Every run's results also go to a KTAP file (Documentation/dev-tools/ktap.rst): one subtest per
+# scenario (and one for the host tests), its checks nested inside.
+ktap_out=${KTAP_OUT:-$top/target/test.ktap}
+ktap_body=$(mktemp)
+ktap_n=0
+trap 'rm -f "$ktap_body"' EXIT
+
+# ktap_subtest NAME RESULTS: adds subtest NAME; RESULTS has lines "PASS: name", "FAIL: name
+# (why)" or "SKIP: name (why)". The subtest fails if any line failed or none passed.
+ktap_subtest() {
+	local name=$1 results=$2 n=0 bad=0 l kind rest
+	ktap_n=$((ktap_n + 1))
+	{
+		echo "    KTAP version 1"
+		echo "    # Subtest: $name"
+		echo "    1..$(echo "$results" | grep -c -E '^(PASS|FAIL|SKIP): ')"
+		while IFS= read -r l; do
+			kind=${l%%: *} rest=${l#*: }
+			# '#' starts a directive in KTAP: keep it out of names.
+			rest=${rest//#/No.}
+			case $kind in
+			PASS) n=$((n + 1)); echo "    ok $n $rest" ;;
+			FAIL) n=$((n + 1)) bad=1; echo "    not ok $n $rest" ;;
+			SKIP) n=$((n + 1)); echo "    ok $n ${rest%% (*} # SKIP $rest" ;;
+			esac
+		done <<<"$results"
+		[ $n -gt 0 ] || bad=1
+		if [ $bad -eq 0 ]; then echo "ok $ktap_n $name"; else echo "not ok $ktap_n $name"; fi
+	} >>"$ktap_body"
+}
+
+# ktap_write: the KTAP file of everything run so far.
+ktap_write() {
+	mkdir -p "$(dirname "$ktap_out")"
+	{
+		echo "KTAP version 1"
+		echo "1..$ktap_n"
+		cat "$ktap_body"
+	} >"$ktap_out"
+}
 
 # What in a kernel log fails a run whatever the checks said.
 SPLATS='BUG: |WARNING: |Oops|Kernel panic|general protection fault|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|unreferenced object|KASAN|UBSAN|nobody cared|Call Trace:|rcu_sched self-detected|soft lockup'
@@ -61,6 +102,9 @@ host_tests() {
 	fi
 	[ "$failed" -gt 0 ] && failures+=("host: $failed cargo tests failed")
 	echo "host: $passed passed, $failed failed"
+	ktap_subtest host "$(echo "$out" | sed -n -e 's/^test \(.*\) \.\.\. ok$/PASS: \1/p' \
+		-e 's/^test \(.*\) \.\.\. FAILED$/FAIL: \1/p' -e 's/^test \(.*\) \.\.\. ignored.*/SKIP: \1 (ignored)/p'
+		[ $rc -eq 0 ] || echo "FAIL: cargo test exited $rc")"
 	total_pass=$((total_pass + passed))
 	total_fail=$((total_fail + failed))
 }
@@ -90,7 +134,12 @@ judge() {
 # each of its lines passes only if the judge fails that boot for a reason matching REGEX.
 guest() {
 	local name=$1 file=$top/tests/scenarios/$1.sh
-	[ -f "$file" ] || { failures+=("$name: no such scenario"); total_fail=$((total_fail + 1)); return; }
+	if [ ! -f "$file" ]; then
+		failures+=("$name: no such scenario")
+		total_fail=$((total_fail + 1))
+		ktap_subtest "$name" "FAIL: no such scenario"
+		return
+	fi
 	local qargs append
 	qargs=$(sed -n 's/^# qemu: //p' "$file" | tr '\n' ' ')
 	append=$(sed -n 's/^# append: //p' "$file" | tr '\n' ' ')
@@ -163,17 +212,19 @@ boot_and_judge() {
 		# A positive control: the harness must fail this run, for each expected reason.
 		reasons=$(judge "$rc" "$log" "$out" "$top/tests/scenarios/$name.sh" 1000)
 		passed=0 failed=0
-		local regex
+		local regex verdicts=
 		while read -r regex; do
 			if echo "$reasons" | grep -qE "$regex"; then
-				echo "PASS: control $label: the harness failed it for: $(echo "$reasons" | grep -E "$regex" | head -n 1)"
+				verdicts+="PASS: control $label: the harness failed it for: $(echo "$reasons" | grep -E "$regex" | head -n 1)"$'\n'
 				passed=$((passed + 1))
 			else
-				echo "FAIL: control $label: want a failure matching '$regex', got: $(echo "${reasons:-none}" | head -n 3 | paste -sd'|')"
+				verdicts+="FAIL: control $label: want a failure matching '$regex', got: $(echo "${reasons:-none}" | head -n 3 | paste -sd'|')"$'\n'
 				failures+=("$label: control did not fire (want '$regex')")
 				failed=$((failed + 1))
 			fi
 		done <<<"$expect"
+		printf '%s' "$verdicts"
+		ktap_subtest "$label" "$verdicts"
 	else
 		# Every reason fails the run; failed checks are already counted.
 		reasons=$(judge "$rc" "$log" "$out" "$top/tests/scenarios/$name.sh")
@@ -181,6 +232,8 @@ boot_and_judge() {
 		extra=$(echo "$reasons" | grep -v -e '^check: ' -e '^$' | wc -l)
 		failed=$((failed + extra))
 		while read -r l; do [ -n "$l" ] && failures+=("$label: $l"); done <<<"$reasons"
+		ktap_subtest "$label" "$(grep -E '^(PASS|FAIL): ' "$out"
+			echo "$reasons" | grep -v -e '^check: ' -e '^$' | sed 's/^/FAIL: harness: /')"
 	fi
 	printf '<== scenario %s: %d passed, %d failed (%.1fs, logs %s, %s)\n' "$label" "$passed" \
 		"$failed" "$(echo "$(date +%s.%N) - $t0" | bc)" "${log#"$top"/}" "${out#"$top"/}"
@@ -193,6 +246,8 @@ if [ ${#scenarios[@]} -gt 0 ]; then
 	: "${KERNEL:?KERNEL must name the guest kernel}" "${INITRD:?INITRD must name the initramfs}"
 	for s in "${scenarios[@]}"; do guest "$s"; done
 fi
+ktap_write
+echo "KTAP results: ${ktap_out#"$top"/}"
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "failures:"
 	printf '  %s\n' "${failures[@]}"
