@@ -15,6 +15,52 @@
 #[path = "../callback-core/src/dispatch.rs"]
 pub(crate) mod dispatch;
 
+/// The atomics `dispatch.rs` takes from its sibling `atomics`, on the kernel's atomics (the
+/// Linux kernel memory model); userspace has the same shape on std's (`callback-core`'s
+/// `atomics.rs`).
+///
+/// The mapping keeps every ordering: acquire loads, release stores, and a cmpxchg that acquires
+/// on success. A failed cmpxchg is unordered in the kernel, where std's `compare_exchange` may
+/// be told to acquire on failure; so on failure this one reads the value again with acquire,
+/// and returns that. The protocol only uses a failure to learn that the slot was not in the
+/// expected state at the cmpxchg: a later value read with acquire tells it the same and orders
+/// what follows after it.
+mod atomics {
+    use kernel::sync::atomic::{
+        Acquire,
+        Atomic,
+        Release, //
+    };
+
+    /// A `usize` with the three operations of the slot state machine.
+    pub(crate) struct AtomicUsize(Atomic<usize>);
+
+    impl AtomicUsize {
+        /// A new atomic holding `v`.
+        pub(crate) const fn new(v: usize) -> Self {
+            Self(Atomic::new(v))
+        }
+
+        /// Load-acquire.
+        pub(crate) fn load_acquire(&self) -> usize {
+            self.0.load(Acquire)
+        }
+
+        /// Store-release.
+        pub(crate) fn store_release(&self, v: usize) {
+            self.0.store(v, Release)
+        }
+
+        /// Compare-and-exchange, acquire on success; on failure the value read again with
+        /// acquire.
+        pub(crate) fn cmpxchg_acquire(&self, old: usize, new: usize) -> Result<usize, usize> {
+            self.0
+                .cmpxchg(old, new, Acquire)
+                .map_err(|_| self.0.load(Acquire))
+        }
+    }
+}
+
 pub(crate) use dispatch::{
     Gate,
     Owner,

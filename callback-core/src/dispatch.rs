@@ -2,9 +2,10 @@
 
 //! Owner-refcounted callback registration: the whole dispatch protocol.
 //!
-//! This file is self-contained: it uses only `core`, defines no crate-level
-//! attributes and no macros, so a kernel module can include it verbatim with
-//! `#[path = ".../callback-core/src/dispatch.rs"] mod dispatch;`.
+//! This file is self-contained: it uses only `core` and a sibling module
+//! `atomics` (std's atomics in userspace, `atomics.rs`; the kernel's in the
+//! driver, beside its `#[path = ".../callback-core/src/dispatch.rs"] mod
+//! dispatch;`), defines no crate-level attributes and no macros.
 //!
 //! # The rule
 //!
@@ -79,10 +80,10 @@
 //! Nothing here blocks by itself: the only wait (the drain loop) calls the
 //! caller-supplied `relax` closure.
 
+use super::atomics::AtomicUsize;
 use core::cell::UnsafeCell;
 use core::fmt;
 use core::mem;
-use core::sync::atomic::{AtomicUsize, Ordering};
 
 /// The owner of a registration: a reference count the dispatcher takes
 /// around each call (in the kernel, a module: `try_module_get` /
@@ -247,7 +248,7 @@ impl<G, O, C, R> Slot<G, O, C, R> {
 
     /// Returns the current state (a snapshot, for diagnostics and tests).
     pub fn state(&self) -> SlotState {
-        match self.state.load(Ordering::Acquire) {
+        match self.state.load_acquire() {
             EMPTY => SlotState::Empty,
             RESERVED => SlotState::Reserved,
             ACTIVE => SlotState::Active,
@@ -257,7 +258,7 @@ impl<G, O, C, R> Slot<G, O, C, R> {
 
     /// Returns `true` if a callback is currently registered (a snapshot).
     pub fn is_active(&self) -> bool {
-        self.state.load(Ordering::Acquire) == ACTIVE
+        self.state.load_acquire() == ACTIVE
     }
 
     /// Claims the slot for a later [`Slot::activate`]. A reserved slot is not
@@ -267,10 +268,7 @@ impl<G, O, C, R> Slot<G, O, C, R> {
         // Acquire: pairs with the Release store of EMPTY in `unregister` /
         // `release_reservation`, so the previous generation's readers and
         // writers of the cell happen-before our future write.
-        match self
-            .state
-            .compare_exchange(EMPTY, RESERVED, Ordering::Acquire, Ordering::Relaxed)
-        {
+        match self.state.cmpxchg_acquire(EMPTY, RESERVED) {
             Ok(_) => Ok(Reservation { slot: self }),
             Err(_) => Err(Busy),
         }
@@ -294,7 +292,7 @@ impl<G, O, C, R> Slot<G, O, C, R> {
     fn release_reservation(&self) {
         // Release: orders the reservation holder's accesses before the next
         // `reserve` (which acquires EMPTY).
-        self.state.store(EMPTY, Ordering::Release);
+        self.state.store_release(EMPTY);
     }
 }
 
@@ -342,7 +340,7 @@ impl<G: Gate, O: Owner, C: Sync, R> Slot<G, O, C, R> {
         }
         let _gate = Held(&self.gate);
         // Acquire: pairs with the Release store of ACTIVE in `activate`.
-        if self.state.load(Ordering::Acquire) != ACTIVE {
+        if self.state.load_acquire() != ACTIVE {
             return Err(NotRegistered);
         }
         // SAFETY: we hold a gate reference and loaded ACTIVE with Acquire,
@@ -373,15 +371,10 @@ impl<G: Gate, O: Owner, C: Sync, R> Slot<G, O, C, R> {
     /// itself forever).
     pub fn unregister(&self, mut relax: impl FnMut()) -> Result<(), NotRegistered> {
         // Acquire: pairs with `activate`'s Release, so we see the cell.
-        match self.state.compare_exchange(
-            ACTIVE,
-            UNREGISTERING,
-            Ordering::Acquire,
-            Ordering::Acquire,
-        ) {
+        match self.state.cmpxchg_acquire(ACTIVE, UNREGISTERING) {
             Ok(_) => {}
             Err(UNREGISTERING) => {
-                while self.state.load(Ordering::Acquire) == UNREGISTERING {
+                while self.state.load_acquire() == UNREGISTERING {
                     relax();
                 }
                 return Err(NotRegistered);
@@ -401,7 +394,7 @@ impl<G: Gate, O: Owner, C: Sync, R> Slot<G, O, C, R> {
         unsafe { *self.reg.get() = None };
         self.gate.reinstate();
         // Release: pairs with the Acquire in `reserve`.
-        self.state.store(EMPTY, Ordering::Release);
+        self.state.store_release(EMPTY);
         Ok(())
     }
 }
@@ -459,7 +452,7 @@ impl<G: Gate, O: Owner, C: Sync, R> Reservation<'_, G, O, C, R> {
             })
         };
         // Release: publishes the cell write to dispatchers (Acquire load).
-        slot.state.store(ACTIVE, Ordering::Release);
+        slot.state.store_release(ACTIVE);
     }
 }
 

@@ -85,6 +85,7 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+mod atomics;
 pub mod dispatch;
 
 #[cfg(feature = "std")]
