@@ -286,13 +286,12 @@ for ep in init probe open ioctl-ident pread pwrite sysfs-factorial listener unbi
 	check "failnth $ep reached at least one injection point" sh -c \
 		"echo '$points_report' | grep -q ' $ep=[1-9]'"
 done
-case " $only " in "  " | *" probe "*)
-	# The optional step's failure path is reached by the kernel's own fault injection too.
-	[ -e /tmp/degraded ] && cat /tmp/degraded
-	check "failnth probe: some injected faults left a device without DMA (the optional step)" \
-		grep -q '^bind ' /tmp/degraded
-	;;
-esac
+# Whether an injected fault reaches the DMA buffer's allocation depends on the allocator's state
+# (one run degraded at N=29, the next at no N: a single failed page allocation can be retried
+# inside the DMA API), so this is reported, not required; fault_probe proves the degraded device
+# deterministically with fail_probe=4.
+echo "degraded probes (the optional DMA buffer step failed): $(cat /tmp/degraded 2>/dev/null | wc -l)"
+[ -e /tmp/degraded ] && cat /tmp/degraded
 exec 3>&-
 [ -e $sys/driver ] || write_file $drv/bind $bdf >/dev/null
 check "rmmod" unload
