@@ -287,7 +287,7 @@ for ep in init probe open ioctl-ident pread pwrite sysfs-factorial listener unbi
 		"echo '$points_report' | grep -q ' $ep=[1-9]'"
 done
 # Whether an injected fault reaches the DMA buffer's allocation depends on the allocator's state
-# (one run degraded at N=29, the next at no N: a single failed page allocation can be retried
+# (one run degraded at N=29, the next at no N; presumably a failed page allocation is retried
 # inside the DMA API), so this is reported, not required; fault_probe proves the degraded device
 # deterministically with fail_probe=4.
 echo "degraded probes (the optional DMA buffer step failed): $(cat /tmp/degraded 2>/dev/null | wc -l)"
