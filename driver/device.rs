@@ -4,9 +4,9 @@
 //!
 //! An [`EduDevice`] is fully built by probe before anything can reach it: the BAR, the DMA
 //! buffer (or its absence: probe goes on without one) and the interrupt mode are fields, never
-//! "not yet". It is reference counted, so an open
-//! file can outlive the binding; what it reaches of the hardware is revocable, and the binding's
-//! teardown revokes it in ladder order (see `edu_main.rs`).
+//! "not yet". It is reference counted, so an open file can outlive the binding; what it reaches
+//! of the hardware is revocable, and the binding's teardown revokes it in ladder order (see
+//! `edu_main.rs`).
 //!
 //! # Commands and revocation
 //!

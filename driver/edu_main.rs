@@ -199,9 +199,16 @@ struct Quiesce<'bound> {
     dev: Arc<EduDevice>,
 }
 
+impl Quiesce<'_> {
+    /// Quiesces the device; doing it twice is harmless.
+    fn quiesce(&self) {
+        self.dev.quiesce(self.pdev);
+    }
+}
+
 impl Drop for Quiesce<'_> {
     fn drop(&mut self) {
-        self.dev.quiesce(self.pdev);
+        self.quiesce();
     }
 }
 
@@ -214,7 +221,7 @@ impl pci_ext::DriverExt for EduDriver {
     /// harmlessly.
     fn shutdown<'bound>(pdev: &'bound pci::Device<Core<'_>>, this: Pin<&EduBinding<'bound>>) {
         this.published.revoke();
-        this.quiet.dev.quiesce(this.quiet.pdev);
+        this.quiet.quiesce();
         this.dma.master.clear();
         dev_info!(
             pdev,
@@ -241,9 +248,7 @@ impl Published {
             dev: dev.clone(),
         }
     }
-}
 
-impl Published {
     /// Makes the device unreachable and revokes it; doing it twice is harmless.
     fn revoke(&self) {
         registry::deactivate(self.minor);

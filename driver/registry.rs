@@ -31,13 +31,12 @@ use kernel::{
 ///
 /// # Invariants
 ///
-/// `devices.len() == max`, `max <= ids.capacity()`; `devices[n]` is `Some` only while `n` is
-/// reserved in `ids`.
+/// `devices.len() <= ids.capacity()` (`devices.len()` is `max_devices`); `devices[n]` is `Some`
+/// only while `n` is reserved in `ids`.
 struct Shared {
     ids: IdPool,
     /// The published device of each number.
     devices: KVec<Option<Arc<EduDevice>>>,
-    max: usize,
     /// The char device major while step 2 holds it, else 0.
     major: u32,
     /// The class while step 3 holds it.
@@ -62,10 +61,7 @@ impl Table {
     pub(crate) fn init(max: u32) -> Result<Self> {
         let max = max as usize;
         let ids = IdPool::with_capacity(max, GFP_KERNEL)?;
-        let mut devices = KVec::with_capacity(max, GFP_KERNEL)?;
-        for _ in 0..max {
-            devices.push(None, GFP_KERNEL)?;
-        }
+        let devices = KVec::from_elem(None, max, GFP_KERNEL)?;
         if CLAIMED.xchg(true, Full) {
             return Err(EBUSY);
         }
@@ -75,7 +71,6 @@ impl Table {
         *STATE.lock() = Some(Shared {
             ids,
             devices,
-            max,
             major: 0,
             class: None,
         });
@@ -122,7 +117,7 @@ impl Minor {
     pub(crate) fn reserve() -> Result<Self> {
         let mut guard = STATE.lock();
         let t = guard.as_mut().ok_or(ENODEV)?;
-        let max = t.max;
+        let max = t.devices.len();
         match t.ids.find_unused_id(0) {
             Some(id) if id.as_usize() < max => Ok(Self(id.acquire() as u32)),
             _ => Err(ENOSPC),
