@@ -18,6 +18,7 @@ crit="$target/criterion"
 
 args=()
 if [[ "${QUICK:-0}" == 1 ]]; then
+    export EDU_BENCH_QUICK=1
     args+=(--warm-up-time 0.2 --measurement-time 0.5 --sample-size 20)
 else
     args+=(--warm-up-time 1 --measurement-time 3)
@@ -29,19 +30,30 @@ fi
 # Old results for other thread counts would otherwise show up in the table
 # (kept when filtering, so a partial re-run updates the full table).
 if [[ -z "${BENCH_FILTER:-}" ]]; then
-    rm -rf "$crit/dispatch" "$crit/removing" "$crit/unregister"
+    rm -rf "$crit/dispatch" "$crit/removing" "$crit/unregister" "$out_dir/overlap.tsv" \
+        "$out_dir/removal.tsv"
 fi
 mkdir -p "$out_dir"
 
 cd "$root"
 cargo bench -p edu-benches --bench dispatch -- "${args[@]}"
 
-python3 - "$crit" "$out_dir/dispatch.md" <<'PY'
+python3 - "$crit" "$out_dir/dispatch.md" "$out_dir" <<'PY'
 import json, os, sys
 
-crit, out = sys.argv[1], sys.argv[2]
+crit, out, out_dir = sys.argv[1], sys.argv[2], sys.argv[3]
+
+def tsv(name):
+    path = os.path.join(out_dir, name)
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [l.rstrip("\n").split("\t") for l in f.readlines()[1:] if l.strip()]
+
+overlap = {(r[0], int(r[1])): (float(r[2]), float(r[3])) for r in tsv("overlap.tsv")}
+removal = {(r[0], int(r[1])): (int(r[3]), int(r[4])) for r in tsv("removal.tsv")}
 rows = {}
-for group in ("dispatch", "removing", "unregister"):
+for group in ("dispatch", "removing"):
     gdir = os.path.join(crit, group)
     if not os.path.isdir(gdir):
         continue
@@ -61,28 +73,46 @@ for group in ("dispatch", "removing", "unregister"):
 if not rows:
     sys.exit("no criterion results found under " + crit)
 
-order = ["fnptr", "atomic", "sharded", "membarrier", "mb-gate+atomic-owner"]
+order = ["fnptr", "atomic", "sharded", "membarrier", "mb-gate+atomic-owner", "domain",
+         "domain-fences"]
 def key(k):
     g, v, t = k
-    return (("dispatch", "removing", "unregister").index(g), t,
+    return (("dispatch", "removing").index(g), t,
             order.index(v) if v in order else len(order), v)
 
 lines = [
-    "| benchmark | variant | threads | median ns | mean ns | ratio to fnptr |",
-    "| --- | --- | ---: | ---: | ---: | ---: |",
+    "| benchmark | variant | threads | median ns | mean ns | ratio to fnptr | overlap | cpu/wall |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
 ]
 for k in sorted(rows, key=key):
     g, v, t = k
     med, mean = rows[k]
     floor = rows.get(("dispatch", "fnptr", t))
     ratio = f"{med / floor[0]:.2f}x" if g == "dispatch" and floor else ""
-    lines.append(f"| {g} | {v} | {t} | {med:.2f} | {mean:.2f} | {ratio} |")
+    ov, cw = overlap.get((v, t), (None, None)) if g == "dispatch" else (None, None)
+    ov = f"{ov:.2f}" if ov is not None and t > 1 else ""
+    cw = f"{cw:.2f}" if cw is not None else ""
+    lines.append(f"| {g} | {v} | {t} | {med:.2f} | {mean:.2f} | {ratio} | {ov} | {cw} |")
+
+if removal:
+    lines += [
+        "",
+        "| unregister under load | threads | median us | max us |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for (v, t) in sorted(removal, key=lambda k: (k[1], order.index(k[0]) if k[0] in order else 99)):
+        med, mx = removal[(v, t)]
+        lines.append(f"| {v} | {t} | {med / 1000:.1f} | {mx / 1000:.1f} |")
 
 notes = [
     "",
-    "dispatch: ns per call in each thread (all threads dispatching at once);",
+    "dispatch: ns per call in each thread, from each thread's CPU clock (all threads dispatching",
+    "at once, started at a barrier); overlap: mean fraction of a sample during which every",
+    "thread's loop was running; cpu/wall: the smallest CPU-time/wall-time ratio of any thread",
+    "in any sample (1.00: never descheduled);",
     "removing: ns per failed dispatch while an unregister waits for an in-flight call;",
-    "unregister: ns per unregister (revoke + drain) with threads-1 other threads dispatching.",
+    "unregister under load: one unregister (revoke/grace period + drain) with threads-1 other",
+    "threads dispatching, median and max of the rounds.",
 ]
 text = "\n".join(lines + notes) + "\n"
 with open(out, "w") as f:

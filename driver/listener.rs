@@ -15,16 +15,32 @@
 #[path = "../callback-core/src/dispatch.rs"]
 pub(crate) mod dispatch;
 
-/// The atomics `dispatch.rs` takes from its sibling `atomics`, on the kernel's atomics (the
-/// Linux kernel memory model); userspace has the same shape on std's (`callback-core`'s
-/// `atomics.rs`).
+/// The atomics and the cell `dispatch.rs` takes from its sibling `atomics`, on the kernel's
+/// atomics (the Linux kernel memory model); userspace has the same shape on std's, and on loom's
+/// under `cfg(loom)` (`callback-core`'s `atomics.rs`), so the one protocol file is what the model
+/// checker verifies and what runs here.
 ///
-/// The mapping keeps every ordering: acquire loads, release stores, and a cmpxchg that acquires
-/// on success. A failed cmpxchg is unordered in the kernel, where std's `compare_exchange` may
-/// be told to acquire on failure; so on failure this one reads the value again with acquire,
-/// and returns that. The protocol only uses a failure to learn that the slot was not in the
-/// expected state at the cmpxchg: a later value read with acquire tells it the same and orders
-/// what follows after it.
+/// Why the mapping is sound: `dispatch.rs` is written against the C++/Rust model and asks for
+/// three orderings only, each of which the kernel's atomics give as strongly.
+///
+/// * `load_acquire` is `Atomic::load(Acquire)` (`smp_load_acquire`) and `store_release` is
+///   `Atomic::store(Release)` (`smp_store_release`): in the LKMM a release store read by an
+///   acquire load orders everything before the store before everything after the load, which is
+///   the C++ synchronizes-with edge the protocol's arguments use (publish the registration cell,
+///   hand the slot from one generation to the next). Both are single-copy atomic on a `usize`.
+/// * `cmpxchg_acquire` on success is `cmpxchg(.., Acquire)` (`atomic_long_cmpxchg_acquire`):
+///   an acquire RMW, as in C++. A failed cmpxchg is unordered in the kernel, where std's
+///   `compare_exchange` may be told to acquire on failure; so on failure this one reads the
+///   value again with acquire and returns that. The protocol only uses a failure to learn that
+///   the slot was not in the expected state at the cmpxchg: a later value read with acquire
+///   tells it the same (coherence: the state never returns to a value it left without a new
+///   acquire CAS) and orders what follows after it.
+/// * `RaceCell` is a plain `UnsafeCell`: the protocol only reads and writes it when those
+///   orderings put every conflicting access in happens-before order (the loom tests check that
+///   claim on the same file), and plain accesses ordered that way are race free in the LKMM too.
+///
+/// Nothing here is SeqCst: the protocol's store-buffering (the gate) is the gate's business, and
+/// [`CpuGate`] argues it with `Full` and `smp_mb()`.
 mod atomics {
     use kernel::sync::atomic::{
         Acquire,
@@ -57,6 +73,37 @@ mod atomics {
             self.0
                 .cmpxchg(old, new, Acquire)
                 .map_err(|_| self.0.load(Acquire))
+        }
+    }
+
+    /// Data handed from thread to thread by the protocol (the registration), with plain
+    /// accesses.
+    pub(crate) struct RaceCell<T>(core::cell::UnsafeCell<T>);
+
+    impl<T: Copy> RaceCell<T> {
+        /// A new cell holding `v`.
+        pub(crate) const fn new(v: T) -> Self {
+            Self(core::cell::UnsafeCell::new(v))
+        }
+
+        /// Reads the value.
+        ///
+        /// # Safety
+        ///
+        /// No write to the cell may race with this read.
+        pub(crate) unsafe fn read(&self) -> T {
+            // SAFETY: No racing write, by the function's safety requirements.
+            unsafe { *self.0.get() }
+        }
+
+        /// Writes `v`.
+        ///
+        /// # Safety
+        ///
+        /// No other access to the cell may race with this write.
+        pub(crate) unsafe fn write(&self, v: T) {
+            // SAFETY: No racing access, by the function's safety requirements.
+            unsafe { *self.0.get() = v }
         }
     }
 }

@@ -3,9 +3,18 @@
 //! Owner-refcounted callback registration: the whole dispatch protocol.
 //!
 //! This file is self-contained: it uses only `core` and a sibling module
-//! `atomics` (std's atomics in userspace, `atomics.rs`; the kernel's in the
-//! driver, beside its `#[path = ".../callback-core/src/dispatch.rs"] mod
-//! dispatch;`), defines no crate-level attributes and no macros.
+//! `atomics` (std's atomics in userspace and loom's under `cfg(loom)`, both in
+//! `atomics.rs`; the kernel's in the driver, beside its `#[path =
+//! ".../callback-core/src/dispatch.rs"] mod dispatch;`), defines no
+//! crate-level attributes and no macros. The only `cfg` it uses is `loom`,
+//! whose atomics cannot be built in a `const fn`.
+//!
+//! It holds two slot types. [`Slot`] guards each call with two references,
+//! the slot's [`Gate`] and the registration's [`Owner`] (the literal rule,
+//! below). [`DomainSlot`] guards each call with one read-side critical section
+//! of a [`ReadDomain`] (userspace RCU's membarrier flavour in userspace, RCU
+//! in a kernel) and checks the owner's [`Liveness`] as a flag inside it; its
+//! protocol is documented on the type.
 //!
 //! # The rule
 //!
@@ -20,8 +29,8 @@
 //! # The protocol
 //!
 //! A [`Slot`] holds a state word (`EMPTY`, `RESERVED`, `ACTIVE`,
-//! `UNREGISTERING`), the registration itself (callback, context, owner) in an
-//! `UnsafeCell`, and a [`Gate`] owned by the slot.
+//! `UNREGISTERING`), the registration itself (callback, context, owner) in a
+//! cell (`RaceCell`), and a [`Gate`] owned by the slot.
 //!
 //! * `reserve`: CAS `EMPTY -> RESERVED` (Acquire). The holder of the
 //!   [`Reservation`] is the only writer of the registration cell.
@@ -80,8 +89,7 @@
 //! Nothing here blocks by itself: the only wait (the drain loop) calls the
 //! caller-supplied `relax` closure.
 
-use super::atomics::AtomicUsize;
-use core::cell::UnsafeCell;
+use super::atomics::{AtomicUsize, RaceCell};
 use core::fmt;
 use core::mem;
 
@@ -197,6 +205,21 @@ impl<O, C, R> Clone for Registration<O, C, R> {
 
 impl<O, C, R> Copy for Registration<O, C, R> {}
 
+/// The registration cell of an `ACTIVE` slot is never empty (the slots' invariants), so the
+/// dispatch fast path does not test for it. Checked under loom and with debug assertions.
+///
+/// # Safety
+///
+/// Must not be reached: only call it where the invariants exclude it.
+#[inline(always)]
+unsafe fn unreachable_active_none() -> ! {
+    if cfg!(any(loom, debug_assertions)) {
+        unreachable!("an ACTIVE slot with an empty registration cell");
+    }
+    // SAFETY: not reachable, by the function's safety requirements.
+    unsafe { core::hint::unreachable_unchecked() }
+}
+
 /// Puts a reference on drop, so a panicking (unwinding) callback in userspace
 /// still balances its gets.
 struct Held<'a, T: Owner>(&'a T);
@@ -225,7 +248,7 @@ impl<T: Owner> Drop for Held<'_, T> {
 pub struct Slot<G, O: 'static, C: 'static, R = ()> {
     gate: G,
     state: AtomicUsize,
-    reg: UnsafeCell<Option<Registration<O, C, R>>>,
+    reg: RaceCell<Option<Registration<O, C, R>>>,
 }
 
 // SAFETY: sharing `&Slot` lets other threads call the gate through `&G`
@@ -238,11 +261,23 @@ unsafe impl<G: Sync, O: Sync, C: Sync, R> Sync for Slot<G, O, C, R> {}
 impl<G, O, C, R> Slot<G, O, C, R> {
     /// Creates an empty slot guarded by `gate`, which must be open (freshly
     /// created).
+    #[cfg(not(loom))]
     pub const fn new(gate: G) -> Self {
         Slot {
             gate,
             state: AtomicUsize::new(EMPTY),
-            reg: UnsafeCell::new(None),
+            reg: RaceCell::new(None),
+        }
+    }
+
+    /// Creates an empty slot guarded by `gate`, which must be open (freshly
+    /// created).
+    #[cfg(loom)]
+    pub fn new(gate: G) -> Self {
+        Slot {
+            gate,
+            state: AtomicUsize::new(EMPTY),
+            reg: RaceCell::new(None),
         }
     }
 
@@ -347,13 +382,15 @@ impl<G: Gate, O: Owner, C: Sync, R> Slot<G, O, C, R> {
         // so the cell was written before that store and, by the type
         // invariants, is not written again until the gate has drained, which
         // waits for our `put` (the `_gate` guard, dropped after the call).
-        let reg = unsafe { *self.reg.get() };
-        let Some(reg) = reg else {
-            return Err(NotRegistered);
+        let Some(reg) = (unsafe { self.reg.read() }) else {
+            // SAFETY: ACTIVE (loaded with Acquire) implies `Some` (type invariants).
+            unsafe { unreachable_active_none() }
         };
         if !reg.owner.try_get() {
             return Err(NotRegistered);
         }
+        // Dropped before `_gate` (reverse declaration order): the owner is put
+        // while the gate is still held.
         let _owner = Held(reg.owner);
         Ok((reg.callback)(reg.ctx, event))
     }
@@ -391,7 +428,7 @@ impl<G: Gate, O: Owner, C: Sync, R> Slot<G, O, C, R> {
         // (happens-before, gate contract) and none can enter until
         // `reinstate`. Dispatchers entering after `reinstate` load
         // UNREGISTERING or later and do not read the cell.
-        unsafe { *self.reg.get() = None };
+        unsafe { self.reg.write(None) };
         self.gate.reinstate();
         // Release: pairs with the Acquire in `reserve`.
         self.state.store_release(EMPTY);
@@ -445,11 +482,11 @@ impl<G: Gate, O: Owner, C: Sync, R> Reservation<'_, G, O, C, R> {
         // of the previous generation finished before the EMPTY store that
         // our `reserve` acquired.
         unsafe {
-            *slot.reg.get() = Some(Registration {
+            slot.reg.write(Some(Registration {
                 callback,
                 ctx,
                 owner,
-            })
+            }))
         };
         // Release: publishes the cell write to dispatchers (Acquire load).
         slot.state.store_release(ACTIVE);
@@ -465,5 +502,252 @@ impl<G, O, C, R> Drop for Reservation<'_, G, O, C, R> {
 impl<G, O, C, R> fmt::Debug for Reservation<'_, G, O, C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Reservation").finish_non_exhaustive()
+    }
+}
+
+/// A read-side domain: read-side critical sections and grace periods (RCU's
+/// two halves). Userspace has an epoch domain in the style of userspace
+/// RCU's membarrier flavour (`callback_core::domain::EpochDomain`); a kernel
+/// would use RCU itself (`rcu_read_lock`, `synchronize_rcu`).
+///
+/// # Safety
+///
+/// Implementors guarantee that:
+///
+/// 1. `read(f)` runs `f` exactly once, inside a read-side critical section
+///    that begins before `f` starts and ends after it returns (or unwinds);
+/// 2. when `synchronize()` returns `Ok`, every critical section either has
+///    ended, with everything it did happening-before that return, or
+///    observes everything that happened-before the call of `synchronize()`
+///    (a grace period);
+/// 3. `synchronize()` returns `Err(WouldDeadlock)` only when called inside a
+///    critical section of this domain (which it would wait for forever), and
+///    then without waiting and without effect.
+pub unsafe trait ReadDomain: Sync {
+    /// Runs `f` inside a read-side critical section. Nests.
+    fn read<T>(&self, f: impl FnOnce() -> T) -> T;
+
+    /// Waits for a grace period: every critical section that might not
+    /// observe what happened before this call has ended.
+    fn synchronize(&self) -> Result<(), WouldDeadlock>;
+}
+
+/// The owner of a [`DomainSlot`] registration, as a liveness flag (in the
+/// kernel, `module_is_live`).
+///
+/// # Safety
+///
+/// Implementors guarantee that whatever the owner protects (code, context
+/// data) stays alive until every read-side critical section of the slot's
+/// domain in which `is_live()` returned `true` has ended: the owner is
+/// retired by marking it not live and then waiting for a grace period of
+/// that domain, before anything it protects goes away.
+pub unsafe trait Liveness: Sync {
+    /// Returns `false` once the owner has started going away.
+    fn is_live(&self) -> bool;
+}
+
+/// Returned by [`ReadDomain::synchronize`] and [`DomainSlot::unregister`] when
+/// called from inside a read-side critical section of the domain (for example
+/// from the callback itself), which they would wait for forever.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WouldDeadlock;
+
+/// Why [`DomainSlot::unregister`] did not unregister.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnregisterError {
+    /// Nothing was registered (empty, only reserved, or another
+    /// unregistration finished first).
+    NotRegistered,
+    /// Called inside a read-side critical section of the slot's domain (from
+    /// a callback): the registration is left in place.
+    WouldDeadlock,
+}
+
+/// One registration point guarded by one read-side critical section per call:
+/// the merged guard.
+///
+/// # The protocol
+///
+/// * `register`: CAS `EMPTY -> RESERVED` (Acquire), write the cell, store
+///   `ACTIVE` (Release).
+/// * `dispatch`: inside `domain.read`: load the state (Acquire); if `ACTIVE`,
+///   copy the registration out of the cell; if `owner.is_live()`, call.
+/// * `unregister`: CAS `ACTIVE -> UNREGISTERING` (Acquire);
+///   `domain.synchronize()`; clear the cell; store `EMPTY` (Release). If
+///   `synchronize` reports [`WouldDeadlock`], the state goes back to `ACTIVE`
+///   (Release) and nothing else changed.
+///
+/// # Why it is correct
+///
+/// Take a dispatcher's critical section and an `unregister` that moved the
+/// state to `UNREGISTERING`. By the domain's contract (2), when `synchronize`
+/// returns the section has either ended, with its reads of the cell
+/// happening-before the clearing write, or it observes the `UNREGISTERING`
+/// store (which happened-before the call), so by coherence its state load
+/// returns `UNREGISTERING` or a later value and it does not read this
+/// generation's cell. Either way the cell is not read concurrently with the
+/// clearing write, and no call of the removed registration starts or runs
+/// after `unregister` returns. A later generation's cell is published by its
+/// own Release store of `ACTIVE`, which the dispatcher's Acquire load reads;
+/// the hand-over between generations goes through the Release store of
+/// `EMPTY` and the Acquire CAS of the next `register`.
+///
+/// The owner needs no reference: it is retired by making `is_live()` false
+/// and waiting for a grace period ([`Liveness`]), so a dispatcher that saw it
+/// live is waited for, and one that starts later sees it going.
+///
+/// # Invariants
+///
+/// * `state` is one of `EMPTY`, `RESERVED`, `ACTIVE`, `UNREGISTERING`.
+/// * `reg` is written only by the thread that moved `state` to `RESERVED`
+///   (while it still is) or to `UNREGISTERING` (after a grace period).
+/// * When `state` is `ACTIVE`, `reg` is `Some`, written before the Release
+///   store of `ACTIVE`.
+/// * `reg` is read only inside a critical section of `domain` after loading
+///   `ACTIVE` with Acquire.
+pub struct DomainSlot<'d, D, L: 'static, C: 'static, R = ()> {
+    domain: &'d D,
+    state: AtomicUsize,
+    reg: RaceCell<Option<Registration<L, C, R>>>,
+}
+
+// SAFETY: sharing `&DomainSlot` lets other threads enter the domain through
+// `&D` (needs `D: Sync`) and copy `&'static L` / `&'static C` out of the cell
+// and use them (needs `L: Sync`, `C: Sync`). Accesses to the cell are free
+// of data races by the type invariants (see the type's docs).
+unsafe impl<D: Sync, L: Sync, C: Sync, R> Sync for DomainSlot<'_, D, L, C, R> {}
+
+impl<'d, D, L, C, R> DomainSlot<'d, D, L, C, R> {
+    /// Creates an empty slot whose calls run in read-side critical sections
+    /// of `domain`.
+    #[cfg(not(loom))]
+    pub const fn new(domain: &'d D) -> Self {
+        DomainSlot {
+            domain,
+            state: AtomicUsize::new(EMPTY),
+            reg: RaceCell::new(None),
+        }
+    }
+
+    /// Creates an empty slot whose calls run in read-side critical sections
+    /// of `domain`.
+    #[cfg(loom)]
+    pub fn new(domain: &'d D) -> Self {
+        DomainSlot {
+            domain,
+            state: AtomicUsize::new(EMPTY),
+            reg: RaceCell::new(None),
+        }
+    }
+
+    /// Returns `true` if a callback is currently registered (a snapshot).
+    pub fn is_active(&self) -> bool {
+        self.state.load_acquire() == ACTIVE
+    }
+}
+
+impl<D: ReadDomain, L: Liveness, C: Sync, R> DomainSlot<'_, D, L, C, R> {
+    /// Registers `callback(ctx, event)`, owned by `owner`. Fails with
+    /// [`Busy`] if the slot is registered or being unregistered.
+    pub fn register(
+        &self,
+        callback: Callback<C, R>,
+        ctx: &'static C,
+        owner: &'static L,
+    ) -> Result<(), Busy> {
+        // Acquire: pairs with the Release store of EMPTY in `unregister`, so
+        // the previous generation's accesses to the cell happen-before our
+        // write.
+        if self.state.cmpxchg_acquire(EMPTY, RESERVED).is_err() {
+            return Err(Busy);
+        }
+        // SAFETY: we moved the state to RESERVED, so by the invariants no
+        // other thread writes the cell and no dispatcher reads it (they read
+        // only after loading ACTIVE); earlier readers finished before the
+        // EMPTY store our CAS acquired.
+        unsafe {
+            self.reg.write(Some(Registration {
+                callback,
+                ctx,
+                owner,
+            }))
+        };
+        // Release: publishes the cell write to dispatchers (Acquire load).
+        self.state.store_release(ACTIVE);
+        Ok(())
+    }
+
+    /// Calls the registered callback with `event` inside one read-side
+    /// critical section of the domain. Returns [`NotRegistered`] without
+    /// calling anything if the slot is not active, an unregistration is in
+    /// progress, or the owner is not live.
+    #[inline]
+    pub fn dispatch(&self, event: u32) -> Result<R, NotRegistered> {
+        self.domain.read(|| {
+            // Acquire: pairs with the Release store of ACTIVE in `register`.
+            if self.state.load_acquire() != ACTIVE {
+                return Err(NotRegistered);
+            }
+            // SAFETY: we are inside a critical section and loaded ACTIVE with
+            // Acquire, so the cell was written before that store and is not
+            // written again until a grace period that waits for us (type
+            // invariants).
+            let Some(reg) = (unsafe { self.reg.read() }) else {
+                // SAFETY: ACTIVE (loaded with Acquire) implies `Some` (type invariants).
+                unsafe { unreachable_active_none() }
+            };
+            if !reg.owner.is_live() {
+                return Err(NotRegistered);
+            }
+            Ok((reg.callback)(reg.ctx, event))
+        })
+    }
+
+    /// Unregisters the callback: no new call enters, then waits for a grace
+    /// period of the domain, so every call in flight has returned, then
+    /// empties the slot. After this returns `Ok`, the callback is not called
+    /// again until a new [`DomainSlot::register`].
+    ///
+    /// If another unregistration is in progress, waits (calling `relax`)
+    /// until it has finished and returns [`UnregisterError::NotRegistered`].
+    /// Called from inside a critical section of the domain (a callback), it
+    /// returns [`UnregisterError::WouldDeadlock`] at once and leaves the
+    /// registration in place; an unregistration racing with that one may
+    /// then report `NotRegistered` although the slot stays registered.
+    pub fn unregister(&self, mut relax: impl FnMut()) -> Result<(), UnregisterError> {
+        // Acquire: pairs with `register`'s Release, so we see the cell.
+        match self.state.cmpxchg_acquire(ACTIVE, UNREGISTERING) {
+            Ok(_) => {}
+            Err(UNREGISTERING) => {
+                while self.state.load_acquire() == UNREGISTERING {
+                    relax();
+                }
+                return Err(UnregisterError::NotRegistered);
+            }
+            Err(_) => return Err(UnregisterError::NotRegistered),
+        }
+        if self.domain.synchronize().is_err() {
+            // Release: a dispatcher that reads ACTIVE again sees the cell as
+            // it was (we did not touch it).
+            self.state.store_release(ACTIVE);
+            return Err(UnregisterError::WouldDeadlock);
+        }
+        // SAFETY: the state is UNREGISTERING and was put there by us, so no
+        // other thread writes the cell; after the grace period every critical
+        // section that could read it has ended (happens-before), and every
+        // other one sees UNREGISTERING or later (domain contract 2).
+        unsafe { self.reg.write(None) };
+        // Release: pairs with the Acquire in `register`.
+        self.state.store_release(EMPTY);
+        Ok(())
+    }
+}
+
+impl<D, L, C, R> fmt::Debug for DomainSlot<'_, D, L, C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DomainSlot")
+            .field("active", &self.is_active())
+            .finish_non_exhaustive()
     }
 }

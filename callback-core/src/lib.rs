@@ -24,7 +24,11 @@
 //! [`owners::AtomicOwner`] (a model of the kernel module refcount),
 //! [`owners::ShardedOwner`] (sharded atomic counters) and
 //! [`owners::MembarrierOwner`] (per-thread counters with an asymmetric
-//! `membarrier` fence).
+//! `membarrier` fence); [`domain`] provides the merged guard for
+//! [`DomainSlot`]: [`domain::EpochDomain`] (one epoch word per thread,
+//! userspace RCU's membarrier flavour) and [`domain::LiveFlag`].
+//!
+//! Under `--cfg loom` the same code runs on loom's atomics (`tests/loom.rs`).
 //!
 //! ```
 //! use callback_core::{Gate, NotRegistered, Owner, Slot};
@@ -89,6 +93,15 @@ mod atomics;
 pub mod dispatch;
 
 #[cfg(feature = "std")]
+pub mod barrier;
+#[cfg(feature = "std")]
+pub mod domain;
+#[cfg(feature = "std")]
 pub mod owners;
+#[cfg(feature = "std")]
+mod sync;
 
-pub use dispatch::{Busy, Callback, Gate, NotRegistered, Owner, Reservation, Slot, SlotState};
+pub use dispatch::{
+    Busy, Callback, DomainSlot, Gate, Liveness, NotRegistered, Owner, ReadDomain, Reservation,
+    Slot, SlotState, UnregisterError, WouldDeadlock,
+};

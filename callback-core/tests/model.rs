@@ -4,6 +4,9 @@
 //! cancel / dispatch / unregister / owner-going operations, checked step by
 //! step against a trivial reference model, for every owner variant.
 
+// Under `--cfg loom` only `tests/loom.rs` runs (loom's atomics are not `const`).
+#![cfg(not(loom))]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use callback_core::owners::{AtomicOwner, MembarrierOwner, ShardedOwner};

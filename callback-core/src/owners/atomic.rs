@@ -2,7 +2,7 @@
 
 //! A faithful userspace model of the Linux module reference count.
 
-use core::sync::atomic::{AtomicUsize, Ordering};
+use crate::sync::{AtomicUsize, Ordering};
 
 use crate::{Gate, Owner};
 
@@ -38,7 +38,16 @@ pub struct AtomicOwner {
 
 impl AtomicOwner {
     /// Creates a live owner holding only its base reference.
+    #[cfg(not(loom))]
     pub const fn new() -> Self {
+        AtomicOwner {
+            refcnt: AtomicUsize::new(BASE),
+        }
+    }
+
+    /// Creates a live owner holding only its base reference.
+    #[cfg(loom)]
+    pub fn new() -> Self {
         AtomicOwner {
             refcnt: AtomicUsize::new(BASE),
         }

@@ -2,95 +2,11 @@
 
 //! Per-thread counters with an asymmetric fence (`membarrier`).
 
-use core::sync::atomic::{compiler_fence, fence, AtomicBool, AtomicU8, AtomicUsize, Ordering};
-
 use super::thread_index::{thread_index, MAX_THREADS, OVERFLOW};
 use super::CachePadded;
+use crate::barrier;
+use crate::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::{Gate, Owner};
-
-const MODE_UNKNOWN: u8 = 0;
-/// `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)` is registered: readers need
-/// only a compiler fence.
-const MODE_MEMBARRIER: u8 = 1;
-/// No expedited membarrier: readers issue a SeqCst fence.
-const MODE_FENCE: u8 = 2;
-
-/// Process-wide choice, made once (by whichever of a reader or a revoker
-/// gets there first) and never changed, so readers and revokers always agree.
-static MODE: AtomicU8 = AtomicU8::new(MODE_UNKNOWN);
-
-#[cfg(target_os = "linux")]
-mod sys {
-    const MEMBARRIER_CMD_QUERY: libc::c_long = 0;
-    const MEMBARRIER_CMD_GLOBAL: libc::c_long = 1;
-    const MEMBARRIER_CMD_PRIVATE_EXPEDITED: libc::c_long = 1 << 3;
-    const MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED: libc::c_long = 1 << 4;
-
-    fn membarrier(cmd: libc::c_long) -> libc::c_long {
-        // SAFETY: membarrier(cmd, flags = 0, cpu_id = 0) takes no pointers.
-        unsafe {
-            libc::syscall(
-                libc::SYS_membarrier,
-                cmd,
-                0 as libc::c_long,
-                0 as libc::c_long,
-            )
-        }
-    }
-
-    /// Registers this process for private expedited membarriers.
-    pub(super) fn register() -> bool {
-        let mask = membarrier(MEMBARRIER_CMD_QUERY);
-        mask > 0
-            && mask & MEMBARRIER_CMD_PRIVATE_EXPEDITED != 0
-            && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0
-    }
-
-    /// Runs a full memory barrier on every CPU running a thread of this
-    /// process.
-    pub(super) fn barrier() -> bool {
-        membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0 || membarrier(MEMBARRIER_CMD_GLOBAL) == 0
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-mod sys {
-    pub(super) fn register() -> bool {
-        false
-    }
-
-    pub(super) fn barrier() -> bool {
-        false
-    }
-}
-
-#[inline]
-fn mode() -> u8 {
-    let m = MODE.load(Ordering::Relaxed);
-    if m != MODE_UNKNOWN {
-        return m;
-    }
-    init_mode()
-}
-
-#[cold]
-fn init_mode() -> u8 {
-    let want = if sys::register() {
-        MODE_MEMBARRIER
-    } else {
-        MODE_FENCE
-    };
-    match MODE.compare_exchange(MODE_UNKNOWN, want, Ordering::Relaxed, Ordering::Relaxed) {
-        Ok(_) => want,
-        Err(set) => set,
-    }
-}
-
-/// Returns `true` if [`MembarrierOwner`] runs in membarrier mode (readers
-/// need only a compiler fence), `false` if it fell back to SeqCst fences.
-pub fn membarrier_available() -> bool {
-    mode() == MODE_MEMBARRIER
-}
 
 /// An owner with one plain (non-RMW) counter per thread and a read-mostly
 /// `going` flag, made correct by an asymmetric fence.
@@ -128,10 +44,21 @@ pub struct MembarrierOwner {
 
 impl MembarrierOwner {
     /// Creates a live owner with no references.
+    #[cfg(not(loom))]
     pub const fn new() -> Self {
         MembarrierOwner {
             going: CachePadded(AtomicBool::new(false)),
             slots: [const { CachePadded(AtomicUsize::new(0)) }; MAX_THREADS],
+            overflow: CachePadded(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Creates a live owner with no references.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        MembarrierOwner {
+            going: CachePadded(AtomicBool::new(false)),
+            slots: core::array::from_fn(|_| CachePadded(AtomicUsize::new(0))),
             overflow: CachePadded(AtomicUsize::new(0)),
         }
     }
@@ -164,17 +91,13 @@ fn bump(c: &AtomicUsize, delta: usize, order: Ordering) {
 unsafe impl Owner for MembarrierOwner {
     #[inline]
     fn try_get(&self) -> bool {
-        let fast = mode() == MODE_MEMBARRIER;
+        let mode = barrier::mode();
         let i = thread_index();
         let Some(slot) = self.slots.get(i) else {
             return self.try_get_overflow();
         };
         bump(&slot.0, 1, Ordering::Relaxed);
-        if fast {
-            compiler_fence(Ordering::SeqCst);
-        } else {
-            fence(Ordering::SeqCst);
-        }
+        barrier::light(mode);
         // Acquire: synchronizes with `reinstate`.
         if self.going.0.load(Ordering::Acquire) {
             bump(&slot.0, usize::MAX, Ordering::Release);
@@ -216,12 +139,8 @@ unsafe impl Owner for MembarrierOwner {
 unsafe impl Gate for MembarrierOwner {
     fn revoke(&self) {
         self.going.0.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        if mode() == MODE_MEMBARRIER && !sys::barrier() {
-            // Readers are running with compiler fences only and no barrier
-            // can be issued: the guarantee cannot be kept.
-            std::process::abort();
-        }
+        // A full fence, then (membarrier mode) the barrier on every CPU.
+        barrier::heavy(barrier::mode());
     }
 
     fn drained(&self) -> bool {

@@ -19,10 +19,11 @@
 mod atomic;
 mod membarrier;
 mod sharded;
-mod thread_index;
+pub(crate) mod thread_index;
 
+pub use crate::barrier::membarrier_available;
 pub use atomic::AtomicOwner;
-pub use membarrier::{membarrier_available, MembarrierOwner};
+pub use membarrier::MembarrierOwner;
 pub use sharded::ShardedOwner;
 pub use thread_index::MAX_THREADS;
 
@@ -30,4 +31,4 @@ pub use thread_index::MAX_THREADS;
 /// prefetcher) so that per-thread data is never falsely shared.
 #[repr(align(128))]
 #[derive(Debug, Default)]
-pub(crate) struct CachePadded<T>(pub(crate) T);
+pub struct CachePadded<T>(pub T);

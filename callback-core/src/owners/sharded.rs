@@ -2,14 +2,18 @@
 
 //! Sharded atomic counters in the spirit of `percpu_ref`.
 
-use core::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::sync::{loom_seq_cst_fence, AtomicBool, AtomicUsize, Ordering};
 
 use super::thread_index::thread_index;
 use super::CachePadded;
 use crate::{Gate, Owner};
 
 /// Number of shards of a [`ShardedOwner`].
+#[cfg(not(loom))]
 const SHARDS: usize = 16;
+/// Number of shards of a [`ShardedOwner`]: under loom, one per model thread.
+#[cfg(loom)]
+const SHARDS: usize = 4;
 
 /// An owner with one counter per shard (threads are mapped to shards by a
 /// per-thread index) plus a shared, read-mostly `going` flag.
@@ -35,10 +39,20 @@ pub struct ShardedOwner {
 
 impl ShardedOwner {
     /// Creates a live owner with no references.
+    #[cfg(not(loom))]
     pub const fn new() -> Self {
         ShardedOwner {
             going: CachePadded(AtomicBool::new(false)),
             shards: [const { CachePadded(AtomicUsize::new(0)) }; SHARDS],
+        }
+    }
+
+    /// Creates a live owner with no references.
+    #[cfg(loom)]
+    pub fn new() -> Self {
+        ShardedOwner {
+            going: CachePadded(AtomicBool::new(false)),
+            shards: core::array::from_fn(|_| CachePadded(AtomicUsize::new(0))),
         }
     }
 
@@ -61,6 +75,7 @@ unsafe impl Owner for ShardedOwner {
     fn try_get(&self) -> bool {
         let shard = self.shard();
         shard.fetch_add(1, Ordering::SeqCst);
+        loom_seq_cst_fence();
         // SeqCst (hence Acquire): pairs with `revoke` in the single total
         // order, and synchronizes with `reinstate`.
         if self.going.0.load(Ordering::SeqCst) {
@@ -94,6 +109,7 @@ unsafe impl Owner for ShardedOwner {
 unsafe impl Gate for ShardedOwner {
     fn revoke(&self) {
         self.going.0.store(true, Ordering::SeqCst);
+        loom_seq_cst_fence();
     }
 
     fn drained(&self) -> bool {
