@@ -115,8 +115,22 @@ notes = [
     "threads dispatching, median and max of the rounds.",
 ]
 text = "\n".join(lines + notes) + "\n"
+# The chart's input: one bar per variant and thread count, its ratio to the floor above it.
+with open(os.path.join(out_dir, "dispatch.tsv"), "w") as f:
+    f.write("variant\tthreads\tmedian ns\tratio\n")
+    for k in sorted(rows, key=key):
+        g, v, t = k
+        floor = rows.get(("dispatch", "fnptr", t))
+        if g == "dispatch" and floor:
+            label = f"{t} thread" + ("s" if t > 1 else "")
+            f.write(f"{v}\t{label}\t{rows[k][0]:.3f}\t{rows[k][0] / floor[0]:.2f}x\n")
 with open(out, "w") as f:
     f.write(text)
 print(text, end="")
 print(f"(written to {out})")
 PY
+
+cargo run -q --release -p edu-benches --bin edu-plot -- bars \
+    "callback dispatch, $(date -u +%Y-%m-%d), $(nproc) CPUs ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1))" \
+    "ns per dispatch (per thread, CPU time)" "$out_dir/dispatch.tsv" "$out_dir/dispatch.svg"
+echo "(chart: $out_dir/dispatch.svg; criterion's report: $crit/report/index.html)"

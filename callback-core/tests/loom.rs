@@ -6,7 +6,7 @@
 //! `cfg(loom)`; membarrier is modelled as a fence on both sides).
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p callback-core --release --test loom` (the
-//! host tests do, with their own target directory). `tests/loom-mutations.sh` shows that each
+//! host tests do, in a target directory of their own: `tests/loom_models.rs`). `tests/loom-mutations.py` shows that each
 //! fence and ordering of the core is needed: weakened one at a time, a test here fails.
 //!
 //! The oracle: a callback reads its context through a loom `UnsafeCell`, and whoever removed the
@@ -271,6 +271,50 @@ fn slot_owner_sharded_revoke_vs_dispatch() {
 #[test]
 fn slot_owner_membarrier_revoke_vs_dispatch() {
     slot_owner_revoke_vs_dispatch(MembarrierOwner::new);
+}
+
+/// Gate contract (3): a get that succeeds after `reinstate` sees what the holder did before it.
+/// The holder revokes, drains, rewrites the data its callers read (as a module whose removal was
+/// aborted might re-initialise it), and reinstates; a caller that gets the owner reads the data.
+/// Its read must not race with the rewrite: a get before the revocation is drained first, one
+/// after the reinstatement synchronizes with it.
+fn gate_reinstate_publishes<G: Gate + 'static>(gate: impl Fn() -> G + Sync + Send + 'static) {
+    model(move || {
+        let gate = leak(gate());
+        let ctx = Ctx::leak();
+        let t = thread::spawn(move || {
+            if gate.try_get() {
+                // SAFETY: loom checks that this read does not race with the holder's write.
+                ctx.data.with(|p| unsafe { *p });
+                gate.put();
+            }
+        });
+        gate.revoke();
+        while !gate.drained() {
+            thread::yield_now();
+        }
+        ctx.data.with_mut(|p| {
+            // SAFETY: loom checks that no caller's read races with this write.
+            unsafe { *p = LIVE + 1 }
+        });
+        gate.reinstate();
+        t.join().unwrap();
+    });
+}
+
+#[test]
+fn gate_atomic_reinstate_publishes() {
+    gate_reinstate_publishes(AtomicOwner::new);
+}
+
+#[test]
+fn gate_sharded_reinstate_publishes() {
+    gate_reinstate_publishes(ShardedOwner::new);
+}
+
+#[test]
+fn gate_membarrier_reinstate_publishes() {
+    gate_reinstate_publishes(MembarrierOwner::new);
 }
 
 /// Unregister and re-register on another thread while a dispatcher runs (`reinstate`, the EMPTY
