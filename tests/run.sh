@@ -241,7 +241,25 @@ boot_and_judge() {
 	total_fail=$((total_fail + failed))
 }
 
+# Each fence and ordering of the callback core, removed in turn, must make a loom model fail.
+loom_mutations() {
+	local out rc
+	out=$(cd "$top" && python3 callback-core/tests/loom-mutations.py 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/  /'
+	ktap_subtest loom-mutations "$(echo "$out" | sed -n -e 's/^\([a-z-]*\) *caught by .*/PASS: \1 caught/p' \
+		-e 's/^\([a-z-]*\) *NOT CAUGHT (known.*/SKIP: \1 not caught (known, README)/p' \
+		-e 's/^\([a-z-]*\) *\(NOT CAUGHT\|NOT APPLIED\|DOES NOT BUILD\|is listed\).*/FAIL: \1 \2/p'
+		[ $rc -eq 0 ] || echo "FAIL: loom-mutations.py exited $rc")"
+	total_pass=$((total_pass + $(echo "$out" | grep -c ' caught by ')))
+	if [ $rc -ne 0 ]; then
+		total_fail=$((total_fail + 1))
+		failures+=("host: loom mutations (callback-core/tests/loom-mutations.py)")
+	fi
+}
+
 [ $host -eq 1 ] && step "host tests (cargo test)" host_tests
+[ $host -eq 1 ] && step "loom mutations" loom_mutations
 if [ ${#scenarios[@]} -gt 0 ]; then
 	: "${KERNEL:?KERNEL must name the guest kernel}" "${INITRD:?INITRD must name the initramfs}"
 	for s in "${scenarios[@]}"; do guest "$s"; done

@@ -29,6 +29,16 @@ fi
 	echo
 	echo "$table"
 } >"$out"
+# The chart: one pair of bars per operation (rig, kernel), the ratio above the rig's.
+echo "$table" | awk -F'|' 'BEGIN { print "operation\tpath\tmedian ns\tratio" }
+	NR > 2 {
+		for (i = 2; i <= 5; i++) gsub(/^ +| +$/, "", $i)
+		if ($3 != "-") print $2 "\trig (VFIO)\t" $3 "\t" ($5 == "-" ? "" : $5 "x")
+		if ($4 != "-") print $2 "\tkernel (/dev/eduN)\t" $4 "\t"
+	}' >"${out%.md}.tsv"
+(cd "$top" && cargo run -q --release -p edu-benches --bin edu-plot -- bars \
+	"VFIO rig vs kernel driver, TCG guest, $(date -u +%Y-%m-%d)" "median ns per operation" \
+	"${out%.md}.tsv" "${out%.md}.svg") || status=1
 case " ${GUEST_APPEND:-} " in
 *" bench_quick=1 "*) ;;
 *)
@@ -47,8 +57,17 @@ case " ${GUEST_APPEND:-} " in
 			echo
 			echo "$race"
 			echo
-			grep '^race cycles=' "$logdir/vfio_race.out"
+			grep '^race cycles=' "$logdir/vfio_race.out" | sed 's/ call_quantiles_us=[^ ]*//'
 		} >>"$out"
+		# The callers' latency during churn: each line's 101 quantiles as samples of a CDF.
+		sed -n '/^=== latency quantiles/,/^=== end/p' "$logdir/vfio_race.out" | sed '1d;$d' |
+			awk -F'\t' 'BEGIN { print "series\tmicroseconds" }
+				{ n = split($2, q, ","); for (i = 1; i <= n; i++) print $1 "\t" q[i] }' \
+			>"$top/target/bench/race-latency.tsv"
+		(cd "$top" && cargo run -q --release -p edu-benches --bin edu-plot -- cdf \
+			"Callers' latency during probe/remove churn, TCG guest, $(date -u +%Y-%m-%d)" \
+			"microseconds per call" target/bench/race-latency.tsv target/bench/race-latency.svg) ||
+			status=1
 	fi
 	;;
 esac

@@ -3,10 +3,11 @@
 """Shows that the loom tests (tests/loom.rs) earn their keep: each fence and ordering of the
 dispatch core is weakened or removed, one at a time, in a scratch copy of the crate, and the
 loom tests must then fail. Prints one line per mutation with the tests that caught it, and
-exits non-zero if a mutation did not apply (the source moved on) or, with --strict, if one was
-not caught.
+exits non-zero if a mutation did not apply (the source moved on), if one was not caught that is
+not in KNOWN_UNCAUGHT, or if one in KNOWN_UNCAUGHT was caught (the list is stale). `make test`
+runs it (tests/run.sh, host tests).
 
-    callback-core/tests/loom-mutations.py [--strict] [ID...]
+    callback-core/tests/loom-mutations.py [ID...]
 
 The working tree is never touched. Takes about 10 s per mutation (a release build under
 --cfg loom, then the models); the table it printed last is in the README.
@@ -136,6 +137,16 @@ MUTATIONS = [
 ]
 
 
+# Mutations loom does not catch, and why (README, "The callback core").
+KNOWN_UNCAUGHT = {
+    # In the fence-on-both-sides mode loom checks, the reader's fence(SeqCst) acquires what its
+    # relaxed load read; the acquire matters in membarrier mode (a compiler fence only).
+    "epoch-load",
+    # Needed by the grace-period argument (src/domain.rs); loom does not find the stale read.
+    "epoch-advance",
+}
+
+
 def workspace(scratch):
     """A one-crate workspace with the real workspace's package settings and lints."""
     with open(os.path.join(ROOT, "Cargo.toml")) as f:
@@ -175,10 +186,9 @@ def run(scratch, target):
 
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
-    strict = "--strict" in sys.argv
     chosen = [m for m in MUTATIONS if not args or m[0] in args]
     target = os.path.join(ROOT, "target", "loom-mutations")
-    bad = 0
+    bad = caught = 0
     with tempfile.TemporaryDirectory() as scratch:
         workspace(scratch)
         crate = os.path.join(scratch, "callback-core")
@@ -211,9 +221,15 @@ def main():
                 bad += 1
             elif failed:
                 print(f"{mid:26} caught by {', '.join(sorted(failed))}: {what}")
+                caught += 1
+                if mid in KNOWN_UNCAUGHT:
+                    print(f"{mid:26} is listed in KNOWN_UNCAUGHT: update the list")
+                    bad += 1
             else:
-                print(f"{mid:26} NOT CAUGHT: {what}")
-                bad += strict
+                known = " (known: see KNOWN_UNCAUGHT)" if mid in KNOWN_UNCAUGHT else ""
+                print(f"{mid:26} NOT CAUGHT{known}: {what}")
+                bad += mid not in KNOWN_UNCAUGHT
+    print(f"loom mutations: {len(chosen)} tried, {caught} caught, {bad} unexpected")
     return 1 if bad else 0
 
 

@@ -5,10 +5,13 @@
 //! tools, the tests) uses the very same definitions.
 #![no_std]
 
+extern crate alloc;
+
 #[path = "regs.rs"]
 pub mod regs;
 #[path = "uapi.rs"]
 pub mod uapi;
 
+pub mod latency;
 mod errno;
 pub use errno::errno_name;

@@ -89,5 +89,16 @@ echo "|---|---:|---:|---:|---|---:|---:|---:|"
 echo "| kernel driver: unbind + bind | $race_kernel_cycles | $(field bind_median_ms /tmp/kcycles) | $(field unbind_median_ms /tmp/kcycles) | 2 processes, ioctls + sysfs | $(($(field ok /tmp/kh1) + $(field ok /tmp/kh2))) | $(($(field failed /tmp/kh1) + $(field failed /tmp/kh2))) | |"
 echo "| VFIO rig: remove + probe (MSI) | $(field cycles /tmp/race.msi) | $(us_to_ms $(field probe_median_us /tmp/race.msi)) | $(us_to_ms $(field remove_median_us /tmp/race.msi)) | 2 threads, callback-core port | $(field calls_ok /tmp/race.msi) | $(field calls_refused /tmp/race.msi) | $(field removes_with_calls_in_flight /tmp/race.msi) |"
 echo "=== end"
+# The callers' latency during churn, as 101 quantiles each (make bench charts them).
+check_eq "the kernel callers' latency quantiles" 101 \
+	echo "$(field ioctl_quantiles_us /tmp/kh1 | tr , '\n' | grep -c .)"
+check_eq "the rig callers' latency quantiles" 101 \
+	echo "$(field call_quantiles_us /tmp/race.msi | tr , '\n' | grep -c .)"
+echo "=== latency quantiles"
+printf 'kernel driver: ioctl during unbind/bind (%s calls)\t%s\n' "$(field ioctl_ok /tmp/kh1)" \
+	"$(field ioctl_quantiles_us /tmp/kh1)"
+printf 'VFIO rig: port call during remove/probe, MSI (%s calls)\t%s\n' \
+	"$(field calls_ok /tmp/race.msi)" "$(field call_quantiles_us /tmp/race.msi)"
+echo "=== end"
 kmemleak_check "kmemleak clean"
 scenario_end

@@ -17,7 +17,7 @@ use edu_regs::regs;
 
 use crate::error::Error;
 use crate::rig::{Binding, Ops, Port, ProbeOptions, Rig};
-use crate::stats::{median, ns, percentile, us};
+use crate::stats::{median, ns, percentile, quantiles, us};
 
 /// Parameters of a race run.
 #[derive(Debug, Clone, Copy)]
@@ -112,7 +112,8 @@ impl RaceReport {
             "race cycles={} clients={} irq={} probe_median_us={} probe_max_us={} \
              remove_median_us={} remove_max_us={} refused_window_median_us={} \
              calls_ok={} calls_refused={} call_p50_us={} call_p90_us={} call_p99_us={} \
-             call_max_us={} wrong={} errors={} removes_with_calls_in_flight={} violations={}",
+             call_max_us={} wrong={} errors={} removes_with_calls_in_flight={} violations={} \
+             call_quantiles_us={}",
             self.cycles(),
             self.clients,
             self.irq,
@@ -131,6 +132,7 @@ impl RaceReport {
             self.errors,
             self.removes_with_calls_in_flight,
             self.violations,
+            quantiles(&self.call_ns, 1000),
         )
     }
 }
@@ -387,7 +389,9 @@ mod tests {
         let l = r.summary_line();
         assert!(l.starts_with("race cycles=3 clients=2 irq=msi probe_median_us=20 probe_max_us=30"));
         assert!(l.contains("call_p50_us=2.0"));
-        assert!(l.ends_with(" removes_with_calls_in_flight=0 violations=0"));
+        assert!(l.contains(" removes_with_calls_in_flight=0 violations=0 "));
+        assert!(l.contains(" call_quantiles_us=1.0,1.0,"));
+        assert!(l.ends_with(",3.0,3.0"));
         assert!(r.passed(3));
         assert!(!r.passed(4));
     }

@@ -4,14 +4,7 @@
 
 use std::time::Duration;
 
-/// The `p`-th percentile (0..=100, nearest rank) of `sorted`, or 0 if empty.
-pub fn percentile(sorted: &[u64], p: f64) -> u64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
+pub use edu_regs::latency::{percentile, quantiles};
 
 /// Median of `v` (sorts it), or 0 if empty.
 pub fn median(v: &mut [u64]) -> u64 {

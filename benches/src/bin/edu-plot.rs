@@ -177,7 +177,7 @@ fn cdf(title: &str, xlabel: &str, input: &str, output: &str) -> Res<()> {
                 v.iter().enumerate().map(|(i, &x)| (x, (i + 1) as f64 / n)),
                 colour,
             ))?
-            .label(format!("{} ({} calls)", names[*s], v.len()))
+            .label(names[*s].clone())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], colour));
     }
     chart

@@ -248,6 +248,8 @@ fn hammer(dev: &str, secs: u64, sysfs: Option<&str>) -> Result<(), Failure> {
     let end = Instant::now() + Duration::from_secs(secs);
     let (mut ioctl_ok, mut sysfs_ok, mut failed, mut wrong, mut reopened) = (0u64, 0, 0, 0, 0);
     let mut first_wrong = None;
+    // The time of each successful ioctl: the callers' view of the churn.
+    let mut ioctl_ns: Vec<u64> = Vec::new();
     catch_stop();
     let mut file = open_dev(dev).ok();
     let mut i = 0u32;
@@ -289,8 +291,14 @@ fn hammer(dev: &str, secs: u64, sysfs: Option<&str>) -> Result<(), Failure> {
             ("raise", uapi::EDU_IOC_RAISE, 0x1000, None),
         ][(i % 4) as usize];
         let mut v = arg;
-        match ioctl_u32(f, nr, &mut v) {
-            Ok(()) if want.is_none_or(|w| w == v) => ioctl_ok += 1,
+        let t0 = Instant::now();
+        let r = ioctl_u32(f, nr, &mut v);
+        let dt = t0.elapsed();
+        match r {
+            Ok(()) if want.is_none_or(|w| w == v) => {
+                ioctl_ok += 1;
+                ioctl_ns.push(u64::try_from(dt.as_nanos()).unwrap_or(u64::MAX));
+            }
             Ok(()) => {
                 wrong += 1;
                 first_wrong.get_or_insert_with(|| format!("{name}({arg:#x}) returned {v:#x}"));
@@ -301,10 +309,12 @@ fn hammer(dev: &str, secs: u64, sysfs: Option<&str>) -> Result<(), Failure> {
             }
         }
     }
+    ioctl_ns.sort_unstable();
     println!(
         "hammer ok={} ioctl_ok={ioctl_ok} sysfs_ok={sysfs_ok} failed={failed} wrong={wrong} \
-         reopened={reopened}",
-        ioctl_ok + sysfs_ok
+         reopened={reopened} ioctl_quantiles_us={}",
+        ioctl_ok + sysfs_ok,
+        edu_regs::latency::quantiles(&ioctl_ns, 1000)
     );
     match first_wrong {
         Some(w) => Err(Failure(io::Error::new(
