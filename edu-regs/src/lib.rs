@@ -12,6 +12,6 @@ pub mod regs;
 #[path = "uapi.rs"]
 pub mod uapi;
 
-pub mod latency;
 mod errno;
+pub mod latency;
 pub use errno::errno_name;
