@@ -50,7 +50,10 @@ mod sysfs;
 mod uapi;
 
 use device::EduDevice;
-use ladder::Ladder;
+use ladder::{
+    Ladder,
+    Undo, //
+};
 
 module! {
     type: EduModule,
@@ -75,6 +78,10 @@ module! {
             default: 0,
             description: "Pause this long before the injected failure (tests race it)",
         },
+        trace_ladder: u32 {
+            default: 0,
+            description: "1: log every step of module init and probe, and every undo",
+        },
         max_devices: u32 {
             default: 64,
             description: "Number of /dev/eduN minors to reserve",
@@ -91,11 +98,11 @@ module! {
 /// Fields are declared in teardown order (Rust drops fields top to bottom): the reverse of
 /// [`EduModule::init`].
 struct EduModule {
-    _driver: Pin<KBox<driver::Registration<pci_ext::Adapter<EduDriver>>>>,
-    _debugfs: Option<calibrate::Debugfs>,
-    _class: chrdev::Class,
-    _region: chrdev::Region,
-    _table: registry::Table,
+    _driver: Undo<Pin<KBox<driver::Registration<pci_ext::Adapter<EduDriver>>>>>,
+    _debugfs: Option<Undo<calibrate::Debugfs>>,
+    _class: Undo<chrdev::Class>,
+    _region: Undo<chrdev::Region>,
+    _table: Undo<registry::Table>,
 }
 
 /// Checks the module parameters: a bad value fails the load with `EINVAL` and says why, rather
@@ -107,6 +114,9 @@ fn check_parameters() -> Result {
     };
     if module_parameters::irq_mode.value() > 2 {
         return bad("irq_mode must be 0, 1 or 2");
+    }
+    if module_parameters::trace_ladder.value() > 1 {
+        return bad("trace_ladder must be 0 or 1");
     }
     if module_parameters::timeout_ms.value() == 0 {
         return bad("timeout_ms must be at least 1");
@@ -128,21 +138,24 @@ impl kernel::Module for EduModule {
             None,
             module_parameters::fail_init.value(),
             module_parameters::fail_delay_ms.value(),
+            module_parameters::trace_ladder.value() == 1,
         );
 
-        let table = ladder.step("device table", || {
-            registry::Table::init(module_parameters::max_devices.value())
-        })?;
-        let region = ladder.step("char device region", || {
-            chrdev::Region::register(module_parameters::max_devices.value(), c"edu")
-        })?;
-        let class = ladder.step("device class", || chrdev::Class::create(c"edu"))?;
+        let table = ladder
+            .step("device table")?
+            .guard(|| registry::Table::init(module_parameters::max_devices.value()))?;
+        let region = ladder
+            .step("char device region")?
+            .guard(|| chrdev::Region::register(module_parameters::max_devices.value(), c"edu"))?;
+        let class = ladder
+            .step("device class")?
+            .guard(|| chrdev::Class::create(c"edu"))?;
         // Optional, as debugfs always is: a driver never fails for it.
-        let debugfs = ladder.optional("debugfs", || calibrate::Debugfs::new(module));
+        let debugfs = ladder.optional("debugfs", |s| s.guard(|| calibrate::Debugfs::new(module)));
         // Last: probe can run the instant the driver is registered, and it needs all the above.
-        let driver = ladder.step("pci driver", || {
-            KBox::pin_init(driver::Registration::new(c"edu", module), GFP_KERNEL)
-        })?;
+        let driver = ladder
+            .step("pci driver")?
+            .guard(|| KBox::pin_init(driver::Registration::new(c"edu", module), GFP_KERNEL))?;
 
         Ok(Self {
             _driver: driver,
@@ -169,20 +182,22 @@ kernel::pci_device_table!(
 /// One bound device: the guards of the probe ladder, the only record of what to undo.
 ///
 /// Fields are declared in teardown order, the reverse of [`EduDriver::probe`]; Rust drops them
-/// top to bottom when the device is unbound or when probe fails after the last of them. Steps 1
-/// and 2 (enable, BAR) are device-managed and released by the driver core right after this
-/// struct is dropped, still in reverse order.
+/// top to bottom when the device is unbound or when probe fails after the last of them. Step 1
+/// (enable) is device-managed and released by the driver core right after this struct is
+/// dropped. Three steps have no field because a later step took their guards over: the device
+/// state holds the BAR (2) and the DMA buffer (4), the interrupt handler the vectors (5); step 3
+/// is a check, with nothing to undo. With `trace_ladder=1` each field logs its undo.
 ///
 /// The sysfs attributes are not a step: the driver core adds them after probe has returned and
 /// removes them before this struct is dropped ([`pci_ext::DriverExt::DEV_GROUPS`]).
 struct EduBinding<'bound> {
-    _node: chrdev::Node,
-    published: Published,
-    quiet: Quiesce<'bound>,
-    _interrupt: irq::Interrupt<'bound>,
-    dma: BusMastering<'bound>,
-    minor: registry::Minor,
-    _dev: Arc<EduDevice>,
+    _node: Undo<chrdev::Node>,
+    published: Undo<Published>,
+    quiet: Undo<Quiesce<'bound>>,
+    _interrupt: Undo<irq::Interrupt<'bound>>,
+    dma: Undo<BusMastering<'bound>>,
+    minor: Undo<registry::Minor>,
+    _dev: Undo<Arc<EduDevice>>,
 }
 
 /// The bus-mastering step. Its undo turns bus mastering off first, so the engine can no longer
@@ -322,64 +337,78 @@ impl pci::Driver for EduDriver {
             Some(pdev.as_ref()),
             module_parameters::fail_probe.value(),
             module_parameters::fail_delay_ms.value(),
+            module_parameters::trace_ladder.value() == 1,
         );
 
-        // Undone by devres after the binding is dropped, like the BAR below.
-        ladder.step("enable device", || pci_ext::enable(pdev))?;
-        let bar = ladder.step("map BAR0", || {
-            pdev.iomap_region_sized::<{ regs::BAR0_SIZE }>(0, c"edu")
-        })?;
-        ladder.step("check device", || check_device(pdev, &bar))?;
+        // Undone by devres after the binding is dropped.
+        ladder
+            .step("enable device")?
+            .devres_traced(pdev.as_ref(), || pci_ext::enable(pdev))?;
+        let bar = ladder
+            .step("map BAR0")?
+            .guard(|| pdev.iomap_region_sized::<{ regs::BAR0_SIZE }>(0, c"edu"))?;
+        ladder
+            .step("check device")?
+            .run(|| check_device(pdev, &bar))?;
         // Optional: without a buffer, identification, liveness, factorial and raise still work,
         // and pread/pwrite fail with EOPNOTSUPP.
-        let buf = ladder.optional("DMA buffer", || {
-            pci_ext::set_dma_mask::<{ regs::DMA_ADDR_BITS }>(pdev)?;
-            Coherent::<u8>::zeroed_slice(pdev.as_ref(), regs::DMA_BUF_SIZE, GFP_KERNEL)
+        let buf = ladder.optional("DMA buffer", |s| {
+            s.guard(|| {
+                pci_ext::set_dma_mask::<{ regs::DMA_ADDR_BITS }>(pdev)?;
+                Coherent::<u8>::zeroed_slice(pdev.as_ref(), regs::DMA_BUF_SIZE, GFP_KERNEL)
+            })
         });
-        let vectors = ladder.step("interrupt vectors", || {
-            irq::Vectors::alloc(pdev, irq_modes())
-        })?;
-        let dev = ladder.step("device state", || {
+        let vectors = ladder
+            .step("interrupt vectors")?
+            .guard(|| irq::Vectors::alloc(pdev, irq_modes()))?;
+        // Takes over the BAR and the DMA buffer: undoing this step releases them.
+        let mode = vectors.mode();
+        let dev = ladder.step("device state")?.guard(|| {
             Arc::pin_init(
                 EduDevice::new(
                     pdev.into(),
-                    bar.into_devres()?,
-                    buf,
-                    vectors.mode(),
+                    bar.into_inner().into_devres()?,
+                    buf.map(Undo::into_inner),
+                    mode,
                     module_parameters::timeout_ms.value(),
                 ),
                 GFP_KERNEL,
             )
         })?;
-        let minor = ladder.step("instance number", || registry::Minor::reserve())?;
-        let dma = ladder.step("bus mastering", || {
+        let minor = ladder
+            .step("instance number")?
+            .guard(registry::Minor::reserve)?;
+        let dma = ladder.step("bus mastering")?.guard(|| {
             Ok(BusMastering {
                 master: pci_ext::BusMaster::set(pdev),
                 _buffer: device::DmaBufferOwner::new(&dev),
             })
         })?;
-        // The handler can run as soon as it is requested: `dev` is complete by now.
-        let interrupt = ladder.step("interrupt handler", || {
-            vectors.request(
-                dev.clone(),
+        // The handler can run as soon as it is requested: `dev` is complete by now. Takes over
+        // the vectors: undoing this step frees the handler, then them.
+        let interrupt = ladder.step("interrupt handler")?.guard(|| {
+            vectors.into_inner().request(
+                (*dev).clone(),
                 CString::try_from_fmt(fmt!("edu{}", minor.get()))?,
             )
         })?;
-        let quiet = ladder.step("interrupt sources", || {
+        let quiet = ladder.step("interrupt sources")?.guard(|| {
             // Forget what an earlier driver left pending; commands enable sources per command.
             dev.with_bound_bar(pdev, |b| hw::ack(b))?;
             Ok(Quiesce {
                 pdev,
-                dev: dev.clone(),
+                dev: (*dev).clone(),
             })
         })?;
         // From here on callers can reach the device, so everything below is undone after it.
-        let published = ladder.step("publish", || Ok(Published::new(&minor, &dev)))?;
+        let published = ladder
+            .step("publish")?
+            .guard(|| Ok(Published::new(&minor, &dev)))?;
         // `/dev/eduN` can be used the instant it appears; so can the sysfs files, which the
         // driver core adds once probe has returned.
-        let node = ladder.step("char device", || {
-            chrdev::Node::create(pdev.as_ref(), minor.get())
-        })?;
+        let node = ladder
+            .step("char device")?
+            .guard(|| chrdev::Node::create(pdev.as_ref(), minor.get()))?;
 
         dev_info!(
             pdev,

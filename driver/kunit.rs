@@ -140,17 +140,35 @@ mod tests {
 
     #[test]
     fn ladder_fails_the_named_step_only() {
-        let mut ladder = Ladder::new("kunit", None, 2, 0);
-        assert_eq!(ladder.step("one", || Ok(1)), Ok(1));
-        assert_eq!(ladder.step("two", || Ok(2)), Err(ENOMEM));
-        assert_eq!(ladder.step("three", || Ok(3)), Ok(3));
-        assert_eq!(ladder.step("four", || Err::<u32, _>(EIO)), Err(EIO));
+        let mut ladder = Ladder::new("kunit", None, 2, 0, false);
+        assert_eq!(ladder.step("one").and_then(|s| s.run(|| Ok(1))), Ok(1));
+        // The injected failure comes before the step runs: its closure never exists.
+        assert_eq!(ladder.step("two").err(), Some(ENOMEM));
+        assert_eq!(ladder.step("three").and_then(|s| s.run(|| Ok(3))), Ok(3));
+        assert_eq!(
+            ladder
+                .step("four")
+                .and_then(|s| s.run(|| Err::<u32, _>(EIO))),
+            Err(EIO)
+        );
     }
 
     #[test]
     fn ladder_goes_on_without_an_optional_step() {
-        let mut ladder = Ladder::new("kunit", None, 1, 0);
-        assert_eq!(ladder.optional("one", || Ok(1)), None);
-        assert_eq!(ladder.optional("two", || Ok(2)), Some(2));
+        let mut ladder = Ladder::new("kunit", None, 1, 0, false);
+        assert_eq!(ladder.optional("one", |s| s.run(|| Ok(1))), None);
+        assert_eq!(ladder.optional("two", |s| s.run(|| Ok(2))), Some(2));
+        assert_eq!(
+            ladder.optional("three", |s| s.run(|| Err::<u32, _>(EIO))),
+            None
+        );
+    }
+
+    #[test]
+    fn ladder_guard_gives_its_value_and_hands_it_over() {
+        let mut ladder = Ladder::new("kunit", None, 0, 0, true);
+        let g = ladder.step("one").and_then(|s| s.guard(|| Ok(7u32)));
+        assert_eq!(g.as_deref().copied(), Ok(7));
+        assert_eq!(g.map(|g| g.into_inner()), Ok(7));
     }
 }

@@ -112,6 +112,16 @@ listener_detach_check() {
 	check_eq "$1: no listener call after its unregister returned" 0 cat $p/late
 }
 
+# ladder_trace LADDER step|undo [BDF]: the step numbers of the kernel log's trace lines of LADDER
+# (init or probe; of the device at BDF only, if given), in log order, on one line: "step" for the
+# steps it completed ("probe step 6 (device state)"), "undo" for the undos ("probe undo step 6
+# (device state)"). The driver logs them when loaded with trace_ladder=1.
+ladder_trace() {
+	local what="step"
+	[ "$2" = undo ] && what="undo step"
+	dmesg | sed -n "s/.*${3:+ $3:} $1 $what \([0-9]*\) ([^)]*)\$/\1/p" | tr '\n' ' ' | sed 's/ $//'
+}
+
 # edu_bdfs: the PCI addresses of every edu device, one per line.
 edu_bdfs() {
 	local d

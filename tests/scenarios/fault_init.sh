@@ -6,6 +6,14 @@
 INIT_STEPS=5
 OPTIONAL_STEP=4
 kmemleak_reset
+
+# repeat N CMD...: CMD's output N times, on one line.
+repeat() {
+	local n=$1
+	shift
+	for _ in $(seq "$n"); do "$@"; done | tr '\n' ' ' | sed 's/ $//'
+}
+
 k=1
 while [ $k -le $INIT_STEPS ]; do
 	dmesg -c >/dev/null
@@ -22,7 +30,14 @@ while [ $k -le $INIT_STEPS ]; do
 		k=$((k + 1))
 		continue
 	fi
-	check_err "fail_init=$k: insmod fails with ENOMEM" ENOMEM load fail_init=$k
+	check_err "fail_init=$k: insmod fails with ENOMEM" ENOMEM load fail_init=$k trace_ladder=1
+	# busybox's insmod tries finit_module, then init_module: each attempt walks the ladder.
+	n=$(dmesg | grep -c "init step $k (.*) failed (injected)")
+	check "fail_init=$k: the load was attempted" test "$n" -ge 1
+	check_eq "fail_init=$k: steps before $k done ($n attempts)" "$(repeat $n seq 1 $((k - 1)))" \
+		ladder_trace init step
+	check_eq "fail_init=$k: and undone in reverse" "$(repeat $n seq $((k - 1)) -1 1)" \
+		ladder_trace init undo
 	check "fail_init=$k: the injected step is step $k" sh -c \
 		"dmesg | grep -q 'init step $k (.*) failed (injected): error -12'"
 	check "fail_init=$k: module not loaded" sh -c "! grep -q '^edu ' /proc/modules"
@@ -32,8 +47,12 @@ while [ $k -le $INIT_STEPS ]; do
 	assert_works "fail_init=$k"
 	k=$((k + 1))
 done
-check "fail_init=$k (past the last step): insmod succeeds" load fail_init=$k
+dmesg -c >/dev/null
+check "fail_init=$k (past the last step): insmod succeeds" load fail_init=$k trace_ladder=1
 check_eq "fail_init=$k: device works" 0x010000ed eductl /dev/edu0 ident
 check "fail_init=$k: rmmod" unload
+check_eq "fail_init=$k: module exit undid every step in reverse" "5 4 3 2 1" ladder_trace init undo
+check "fail_init=$k: the driver unregistered (and its devices unbound) first" sh -c \
+	"dmesg | sed -n '/init undo step 5/,/init undo step 4/p' | grep -q 'probe undo step 1 '"
 kmemleak_check "kmemleak clean after every init failure"
 scenario_end
