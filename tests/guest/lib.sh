@@ -71,15 +71,18 @@ got() {
 # `make run`, whose harness hides PASS lines): prints "=== TITLE", runs FUNCTION, then the
 # section's tally of checks, so the reader sees how much was checked behind the lines shown.
 section() {
-	local p=$checks_passed f=$checks_failed
+	# Unusual names: FUNCTION runs in this shell and may use any plain name.
+	local _sect_p=$checks_passed _sect_f=$checks_failed _sect_t
+	_sect_t=$(cut -d' ' -f1 /proc/uptime)
 	echo
 	echo "=== $1"
 	"$2"
-	p=$((checks_passed - p)) f=$((checks_failed - f))
-	if [ $f -eq 0 ]; then
-		echo "    [$p checks passed]"
+	_sect_t=$(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $_sect_t }")
+	_sect_p=$((checks_passed - _sect_p)) _sect_f=$((checks_failed - _sect_f))
+	if [ $_sect_f -eq 0 ]; then
+		echo "    [$_sect_p checks passed, ${_sect_t} s]"
 	else
-		echo "    [$p checks passed, $f FAILED]"
+		echo "    [$_sect_p checks passed, $_sect_f FAILED, ${_sect_t} s]"
 	fi
 }
 

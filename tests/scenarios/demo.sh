@@ -10,12 +10,15 @@
 . /tests/lib.sh
 . /tests/vfio.sh
 race_cycles=${demo_race_cycles:-50}
-kernel_cycles=${demo_kernel_cycles:-10}
+kernel_cycles=${demo_kernel_cycles:-6}
 
 # node BDF: the eduN the driver gave BDF.
 node() { ls /sys/bus/pci/devices/$1/edu 2>/dev/null; }
 # refs: the edu module's reference count and users, from /proc/modules.
-refs() { awk '$1 == "edu" { print $3 " references" ($4 == "-" ? "" : ", used by " $4) }' /proc/modules; }
+refs() {
+	awk '$1 == "edu" { sub(/,$/, "", $4)
+		print $3 " reference" ($3 == 1 ? "" : "s") ($4 == "-" ? "" : ", used by " $4) }' /proc/modules
+}
 
 section_devices() {
 	check "insmod edu" load
