@@ -67,7 +67,7 @@ initramfs: driver controls guest-tools
 GUEST_ENV = KERNEL=$$(cat $(KDIR_FILE))/arch/x86/boot/bzImage INITRD=$(INITRD)
 
 run: initramfs
-	@$(GUEST_ENV) tests/run.sh --show --no-host demo
+	@$(GUEST_ENV) tests/run.sh --show --quiet --no-host demo
 
 test: initramfs
 	@$(GUEST_ENV) tests/run.sh

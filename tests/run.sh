@@ -2,7 +2,9 @@
 # The test harness: host tests, then one guest boot per scenario. Prints every check, a line per
 # scenario and one closing line "N passed, N failed"; exits non-zero on any failure.
 #
-# Usage: run.sh [--show] [--no-host | --no-guest] [SCENARIO...]
+# Usage: run.sh [--show [--quiet]] [--no-host | --no-guest] [SCENARIO...]
+#        --show: print each scenario's results channel as it runs; --quiet: without its PASS
+#        lines (they are counted all the same; FAIL lines are shown), as `make run` does
 #        (no scenario: every scenario of tests/scenarios/ not marked "# manual")
 # Environment: KERNEL, INITRD (required for guest runs), QEMU, GUEST_TIMEOUT (seconds),
 #              GUEST_APPEND (kernel arguments added to every scenario's),
@@ -18,10 +20,11 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/qemu/lib.sh"
-show=0 host=1 guest=1
+show=0 quiet=0 host=1 guest=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--show) show=1 ;;
+	--quiet) quiet=1 ;;
 	--no-host) host=0 ;;
 	--no-guest) guest=0 ;;
 	*) break ;;
@@ -179,7 +182,12 @@ boot_and_judge() {
 	if [ $show -eq 1 ]; then
 		# The results port is raw (qemu/init), so there is no CR to strip: tail writes straight
 		# through, with nothing buffered to lose when it is stopped.
-		tail -n +1 -f "$out" &
+		if [ $quiet -eq 1 ]; then
+			# A subshell, so that stopping it (below: its children, then itself) stops both.
+			(tail -n +1 -f "$out" | grep --line-buffered -v -E '^(PASS: |SCENARIO-END$)') &
+		else
+			tail -n +1 -f "$out" &
+		fi
 		tailer=$!
 	fi
 	if grep -q '^# qmp$' "$top/tests/scenarios/$name.sh"; then

@@ -6,14 +6,22 @@
 
 EDU_KO=/lib/modules/edu.ko
 
-pass() { echo "PASS: $1"; }
+# Every check also counts itself, for `section`'s tally.
+checks_passed=0 checks_failed=0
+pass() {
+	echo "PASS: $1"
+	checks_passed=$((checks_passed + 1))
+}
 
 # scenario_end: the last line of every scenario; the harness fails a run without it.
 scenario_end() {
 	echo SCENARIO-END
 	exit 0
 }
-fail() { echo "FAIL: $1${2:+ ($2)}"; }
+fail() {
+	echo "FAIL: $1${2:+ ($2)}"
+	checks_failed=$((checks_failed + 1))
+}
 
 # check NAME CMD...: CMD must exit 0.
 check() {
@@ -43,6 +51,38 @@ check_err() {
 		pass "$name"
 	else
 		fail "$name" "want $want, got '$(echo "$out" | tail -n 1)'"
+	fi
+}
+
+# result CMD...: what CMD prints, standard output and errors; an error as eductl and edu-rig
+# print it, "error: ENAME (message)", is shortened to "error: ENAME".
+result() { "$@" 2>&1 | sed 's/^\(error: [A-Z]*\) (.*/\1/'; }
+
+# got NAME WANT CMD...: check_eq for a scenario that shows what it checks: CMD's result (see
+# result) must be exactly WANT, and is left in $v for the scenario to print.
+got() {
+	local name=$1 want=$2
+	shift 2
+	v=$(result "$@")
+	if [ "$v" = "$want" ]; then pass "$name"; else fail "$name" "want '$want', got '$v'"; fi
+}
+
+# section TITLE FUNCTION: one titled section of a scenario that is shown as it runs (the demo,
+# `make run`, whose harness hides PASS lines): prints "=== TITLE", runs FUNCTION, then the
+# section's tally of checks, so the reader sees how much was checked behind the lines shown.
+section() {
+	# Unusual names: FUNCTION runs in this shell and may use any plain name.
+	local _sect_p=$checks_passed _sect_f=$checks_failed _sect_t
+	_sect_t=$(cut -d' ' -f1 /proc/uptime)
+	echo
+	echo "=== $1"
+	"$2"
+	_sect_t=$(awk "BEGIN { printf \"%.1f\", $(cut -d' ' -f1 /proc/uptime) - $_sect_t }")
+	_sect_p=$((checks_passed - _sect_p)) _sect_f=$((checks_failed - _sect_f))
+	if [ $_sect_f -eq 0 ]; then
+		echo "    [$_sect_p checks passed, ${_sect_t} s]"
+	else
+		echo "    [$_sect_p checks passed, $_sect_f FAILED, ${_sect_t} s]"
 	fi
 }
 

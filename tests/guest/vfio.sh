@@ -58,3 +58,92 @@ start_rig() {
 		i=$((i + 1))
 	done
 }
+
+# same NAME WANT ARGS...: the differential check: `eductl $dev ARGS` (the kernel driver) and
+# `edu-rig $vb ARGS` (the rig on vfio-pci; the scenario sets dev and vb) must both give WANT
+# (errors compared by errno name, see result), so that two sides failing alike do not pass.
+# Prints the comparison as a table row (same_header prints the header).
+same() {
+	local name=$1 want=$2 k r ok=yes
+	shift 2
+	k=$(result eductl $dev "$@")
+	r=$(result edu-rig $vb "$@")
+	if [ "$k" = "$want" ] && [ "$r" = "$want" ]; then
+		pass "same: $name ($want)"
+	else
+		ok=NO
+		fail "same: $name" "want '$want', kernel '$k', rig '$r'"
+	fi
+	echo "| $name | ${k:-(nothing)} | ${r:-(nothing)} | $ok |"
+}
+same_header() {
+	echo "| operation | $dev | edu-rig $vb | same? |"
+	echo "|---|---|---|---|"
+}
+
+# rig_race LABEL BDF CYCLES [FLAGS...]: the rig's race on BDF (bound to vfio-pci): 2 client
+# threads call through the port during CYCLES probe/remove cycles. Its summary line goes to
+# /tmp/race.LABEL, its wall time (seconds) to $took; checked: exit 0, every cycle done, no
+# violation (no call still running when its device was torn down), no wrong result or error,
+# and the drain exercised (removes that waited for calls in flight; calls done and refused).
+rig_race() {
+	local label=$1 bdf=$2 cycles=$3 rc t0
+	shift 3
+	t0=$(uptime_s)
+	edu-rig "$@" $bdf race --clients 2 --cycles $cycles >/tmp/race.$label 2>&1
+	rc=$?
+	took=$(awk "BEGIN { print $(uptime_s) - $t0 }")
+	check_eq "$label: exit status 0" 0 echo $rc
+	check "$label: $cycles cycles done" grep -q "^race cycles=$cycles " /tmp/race.$label
+	check_eq "$label: 0 violations" 0 field violations /tmp/race.$label
+	check_eq "$label: no wrong result" 0 field wrong /tmp/race.$label
+	check_eq "$label: no error" 0 field errors /tmp/race.$label
+	check "$label: removes had to wait for calls in flight" \
+		field_gt removes_with_calls_in_flight 0 /tmp/race.$label
+	check "$label: calls completed during churn" field_gt calls_ok 0 /tmp/race.$label
+	check "$label: calls were refused during churn" field_gt calls_refused 0 /tmp/race.$label
+	check "$label: no panic" no_panic /tmp/race.$label
+}
+
+# kernel_churn BDF CYCLES: the kernel driver's lifecycle under load: CYCLES unbind/bind cycles of
+# BDF (bound to edu) while two value-checking `eductl hammer` processes use its /dev/eduN and its
+# sysfs files. Results in /tmp/kcycles (timings) and /tmp/kh1, /tmp/kh2 (the callers), checked:
+# every cycle done, BDF kept its node, every value right, calls succeeded and saw BDF go away.
+kernel_churn() {
+	local bdf=$1 cycles=$2 node h p1 p2 rc1 rc2 rc
+	node=$(ls /sys/bus/pci/devices/$bdf/edu 2>/dev/null)
+	eductl /dev/$node hammer 3600 /sys/bus/pci/devices/$bdf >/tmp/kh1 2>&1 &
+	p1=$!
+	eductl /dev/$node hammer 3600 /sys/bus/pci/devices/$bdf >/tmp/kh2 2>&1 &
+	p2=$!
+	sleep 1
+	check "kernel driver: $cycles unbind/bind cycles under load" \
+		sh -c "eductl $bdf cycle $cycles >/tmp/kcycles"
+	check_eq "kernel driver: $bdf kept its node" "$node" ls /sys/bus/pci/devices/$bdf/edu
+	kill $p1 $p2
+	wait $p1
+	rc1=$?
+	wait $p2
+	rc2=$?
+	for h in 1 2; do
+		eval rc=\$rc$h
+		check_eq "hammer $h: exit status 0 (every value right)" 0 echo $rc
+		check_eq "hammer $h: no wrong value" 0 field wrong /tmp/kh$h
+		check "hammer $h: ioctls succeeded on /dev/$node" field_gt ioctl_ok 0 /tmp/kh$h
+		check "hammer $h: sysfs reads succeeded" field_gt sysfs_ok 0 /tmp/kh$h
+		check "hammer $h: its ioctls saw $bdf go away (reopened)" field_gt reopened 0 /tmp/kh$h
+	done
+}
+
+# lifecycle_table RACE: the kernel driver's lifecycle (kernel_churn's results) beside the rig's
+# (RACE, a rig_race summary file), as a table between "=== lifecycle table" and "=== end"
+# (vfio-rig/bench-guest.sh takes it from there).
+lifecycle_table() {
+	local ms='{ printf "%.1f", $1 / 1000 }'
+	echo "=== lifecycle table"
+	echo "| lifecycle | cycles | probe / bind median ms | remove / unbind median ms | callers | calls done | calls refused | removes that waited |"
+	echo "|---|---:|---:|---:|---|---:|---:|---:|"
+	echo "| kernel driver: unbind + bind | $(field cycles /tmp/kcycles) | $(field bind_median_ms /tmp/kcycles) | $(field unbind_median_ms /tmp/kcycles) | 2 processes, ioctls + sysfs | $(($(field ok /tmp/kh1) + $(field ok /tmp/kh2))) | $(($(field failed /tmp/kh1) + $(field failed /tmp/kh2))) | |"
+	echo "| VFIO rig: remove + probe ($(field irq $1 | tr a-z A-Z)) | $(field cycles $1) | $(echo $(field probe_median_us $1) | awk "$ms") | $(echo $(field remove_median_us $1) | awk "$ms") | 2 threads, callback-core port | $(field calls_ok $1) | $(field calls_refused $1) | $(field removes_with_calls_in_flight $1) |"
+	echo "=== end"
+}

@@ -15,20 +15,8 @@ check "move $vb from edu to vfio-pci" to_vfio $vb
 check_eq "one /dev/edu left" 1 sh -c "ls /dev/edu* | wc -l"
 dev=$(ls /dev/edu* | head -n 1)
 
-# same NAME WANT ARGS...: `eductl $dev ARGS` and `edu-rig $vb ARGS` both print WANT (errors
-# compared by errno name), so that two sides failing alike do not pass.
-same() {
-	name=$1 want=$2
-	shift 2
-	k=$(eductl $dev "$@" 2>&1 | sed 's/^\(error: [A-Z]*\) (.*/\1/')
-	r=$(edu-rig $vb "$@" 2>&1 | sed 's/^\(error: [A-Z]*\) (.*/\1/')
-	if [ "$k" = "$want" ] && [ "$r" = "$want" ]; then
-		pass "same: $name ($want)"
-	else
-		fail "same: $name" "want '$want', kernel '$k', rig '$r'"
-	fi
-}
-
+# The comparisons (same, tests/guest/vfio.sh) as a table.
+same_header
 same "ident" 0x010000ed ident
 for x in 0 1 0x12345678 0xdeadbeef 0xffffffff; do
 	same "liveness $x" "$(printf '0x%08x' $((~x & 0xffffffff)))" liveness $x

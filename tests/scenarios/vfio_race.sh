@@ -23,31 +23,15 @@ set -- $(edu_bdfs)
 bdf=$1 kbdf=$2
 check "bind $bdf to vfio-pci" to_vfio $bdf
 
-# race LABEL CYCLES ARGS...
+# race LABEL CYCLES FLAGS...: a checked race run (rig_race), its summary and time printed.
 race() {
-	label=$1 cycles=$2
-	shift 2
-	t0=$(uptime_s)
-	edu-rig "$@" $bdf race --clients 2 --cycles $cycles >/tmp/race.out 2>&1
-	rc=$?
-	t1=$(uptime_s)
-	cat /tmp/race.out
-	echo "$label: $cycles cycles took $(awk "BEGIN { print $t1 - $t0 }") s"
-	check_eq "$label: exit status 0" 0 echo $rc
-	check "$label: $cycles cycles done" grep -q "^race cycles=$cycles " /tmp/race.out
-	check_eq "$label: 0 violations" 0 field violations /tmp/race.out
-	check_eq "$label: no wrong result" 0 field wrong /tmp/race.out
-	check_eq "$label: no error" 0 field errors /tmp/race.out
-	check "$label: removes had to wait for calls in flight" \
-		field_gt removes_with_calls_in_flight 0 /tmp/race.out
-	check "$label: calls completed during churn" field_gt calls_ok 0 /tmp/race.out
-	check "$label: calls were refused during churn" field_gt calls_refused 0 /tmp/race.out
-	check "$label: no panic" no_panic /tmp/race.out
+	rig_race "$@"
+	cat /tmp/race.$1
+	echo "$1: $2 cycles took $took s"
 }
 
-race "msi" $race_cycles --irq msi
-cp /tmp/race.out /tmp/race.msi
-race "intx" $race_intx_cycles --irq intx
+race msi $bdf $race_cycles --irq msi
+race intx $bdf $race_intx_cycles --irq intx
 check_eq "the device works after the churn" 0x010000ed edu-rig $bdf ident
 
 # The kernel driver's lifecycle under load, on the second device; $bdf stays on vfio-pci, so
@@ -57,38 +41,12 @@ knode=$(ls /sys/bus/pci/devices/$kbdf/edu 2>/dev/null)
 kdev=/dev/$knode
 check "$kbdf has a /dev/edu node ($kdev)" test -c "$kdev"
 check_eq "/dev/edu* is only $kbdf's" "$kdev" sh -c 'ls /dev/edu*'
-eductl $kdev hammer 3600 /sys/bus/pci/devices/$kbdf >/tmp/kh1 2>&1 &
-kh1=$!
-eductl $kdev hammer 3600 /sys/bus/pci/devices/$kbdf >/tmp/kh2 2>&1 &
-kh2=$!
-sleep 1
-check "kernel driver: $race_kernel_cycles unbind/bind cycles under load" \
-	sh -c "eductl $kbdf cycle $race_kernel_cycles >/tmp/kcycles"
-check_eq "kernel driver: $kbdf kept its node" "$knode" ls /sys/bus/pci/devices/$kbdf/edu
-kill $kh1 $kh2
-wait $kh1
-rc1=$?
-wait $kh2
-rc2=$?
+kernel_churn $kbdf $race_kernel_cycles
 cat /tmp/kcycles /tmp/kh1 /tmp/kh2
-for h in 1 2; do
-	eval rc=\$rc$h
-	check_eq "hammer $h: exit status 0 (every value right)" 0 echo $rc
-	check_eq "hammer $h: no wrong value" 0 field wrong /tmp/kh$h
-	check "hammer $h: ioctls succeeded on $kdev" field_gt ioctl_ok 0 /tmp/kh$h
-	check "hammer $h: sysfs reads succeeded" field_gt sysfs_ok 0 /tmp/kh$h
-	check "hammer $h: its ioctls saw $kbdf go away (reopened)" field_gt reopened 0 /tmp/kh$h
-done
 check "rmmod edu" unload
 check "unbind from vfio-pci" from_vfio $bdf
 
-us_to_ms() { awk "BEGIN { printf \"%.1f\", $1 / 1000 }"; }
-echo "=== lifecycle table"
-echo "| lifecycle | cycles | probe / bind median ms | remove / unbind median ms | callers | calls done | calls refused | removes that waited |"
-echo "|---|---:|---:|---:|---|---:|---:|---:|"
-echo "| kernel driver: unbind + bind | $race_kernel_cycles | $(field bind_median_ms /tmp/kcycles) | $(field unbind_median_ms /tmp/kcycles) | 2 processes, ioctls + sysfs | $(($(field ok /tmp/kh1) + $(field ok /tmp/kh2))) | $(($(field failed /tmp/kh1) + $(field failed /tmp/kh2))) | |"
-echo "| VFIO rig: remove + probe (MSI) | $(field cycles /tmp/race.msi) | $(us_to_ms $(field probe_median_us /tmp/race.msi)) | $(us_to_ms $(field remove_median_us /tmp/race.msi)) | 2 threads, callback-core port | $(field calls_ok /tmp/race.msi) | $(field calls_refused /tmp/race.msi) | $(field removes_with_calls_in_flight /tmp/race.msi) |"
-echo "=== end"
+lifecycle_table /tmp/race.msi
 # The callers' latency during churn, as 101 quantiles each (make bench charts them).
 check_eq "the kernel callers' latency quantiles" 101 \
 	echo "$(field ioctl_quantiles_us /tmp/kh1 | tr , '\n' | grep -c .)"
