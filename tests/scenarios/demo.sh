@@ -61,11 +61,37 @@ section_devices() {
 	echo "sysfs $s: $line factorial(write 10)=$v"
 }
 
-# ==================================================================================================
-# PLACEHOLDER, section 2 (the probe ladder): filled in by the change that adds the driver's ladder
-# trace. It starts and must end with edu loaded and both devices bound (/dev/edu0, /dev/edu1).
-# ==================================================================================================
-section_ladder() { :; }
+# trace_lines BDF: the ladder's lines about BDF in the kernel log, without time stamp and address.
+trace_lines() { dmesg | sed -n "s/^\[[ 0-9.]*\] edu $1: \(probe .*step .*\)/    \1/p"; }
+
+section_ladder() {
+	local b k=9
+	b=$(edu_bdfs | head -n 1)
+	check "rmmod edu" unload
+	dmesg -c >/dev/null
+	check "insmod edu trace_ladder=1" load trace_ladder=1
+	check_eq "$b: probe did steps 1..12 in order" "$(seq -s ' ' 1 12)" ladder_trace probe step $b
+	echo "insmod edu trace_ladder=1: the probe of $b registers, in order:"
+	trace_lines $b
+	check "rmmod edu" unload
+	dmesg -c >/dev/null
+	check "insmod edu fail_probe=$k trace_ladder=1 (init works, every probe fails)" \
+		load fail_probe=$k trace_ladder=1
+	check_eq "$b: steps 1..8 done" "$(seq -s ' ' 1 8)" ladder_trace probe step $b
+	check_eq "$b: undone 8 7 6 5 1 (3 is a check, 2 and 4 belong to 6)" "8 7 6 5 1" \
+		ladder_trace probe undo $b
+	check "$b: probe failed with ENOMEM" sh -c \
+		"dmesg | grep -q '$b: probe with driver edu failed with error -12'"
+	check "no /dev/edu* and nothing left behind" sh -c \
+		"! ls /dev/edu* 2>/dev/null && ! grep -q ' edu[0-9]*\$' /proc/interrupts"
+	echo "insmod edu fail_probe=$k trace_ladder=1: step $k fails, and the kernel log of $b shows" \
+		"exactly what was undone, in reverse:"
+	trace_lines $b | sed -n "/step $((k - 1)) /,\$p"
+	echo "    (step 3 is a check; the BAR (2) and the DMA buffer (4) went to step 6, whose undo" \
+		"released them)"
+	check "rmmod edu" unload
+	check "insmod edu" load
+}
 
 section_safety() {
 	b=$(edu_bdfs | head -n 1)
