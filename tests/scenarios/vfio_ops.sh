@@ -63,6 +63,14 @@ for irq in msi intx; do
 	check_err "$irq: not a number is EINVAL" EINVAL $r factorial x
 done
 check_err "unknown --irq is EINVAL" EINVAL edu-rig --irq msix $bdf ident
+# A second rig on a device that one already holds: the kernel refuses the group (EBUSY), and
+# that errno, not a generic EIO, is what the second rig reports.
+start_rig $bdf '^serving' serve --seconds 120
+check "a rig holds $bdf" grep -q '^serving' /tmp/rig.out
+check_err "a second rig on the held device is EBUSY" EBUSY edu-rig $bdf ident
+kill $rig
+wait $rig
+check_eq "the device works once the holder is gone" 0x010000ed edu-rig $bdf ident
 check_err "a device not on vfio-pci is ENODEV" ENODEV edu-rig 0000:00:00.0 ident
 check "no DMAR fault in the kernel log" no_dmesg 'DMAR: \[DMA'
 check "unbind from vfio-pci" from_vfio $bdf
