@@ -1,6 +1,7 @@
 # edu-rust: a Rust PCI driver for QEMU's edu device, its VFIO twin, and their tests.
 #
-#   make run     set up everything, boot the guest, load the driver and show it working (= make all)
+#   make run     set up everything, boot the guest, load the driver and show it working
+#   make all     the same as make run (the default target)
 #   make test    host tests + every guest scenario; exits non-zero on any failure
 #   make host-test    the host tests only (cargo test, loom mutations, setup checks); no kernel
 #   make guest-test SCENARIOS="basic waits"   those guest scenarios only (all without SCENARIOS)

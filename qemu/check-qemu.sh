@@ -13,7 +13,9 @@ FIX="install qemu-system-x86 >= $MIN (Debian: apt-get install -t bookworm-backpo
 
 path=$(command -v "$QEMU" 2>/dev/null) || die "QEMU=$QEMU: no such program; $FIX"
 [ -x "$path" ] || die "QEMU=$QEMU ($path) is not executable; $FIX"
-version=$("$path" --version 2>&1 | head -n 1) || die "QEMU=$QEMU: '--version' failed: $version"
+# The whole output first: a pipe into head could kill QEMU with SIGPIPE, failing under pipefail.
+version=$("$path" --version 2>&1) || die "QEMU=$QEMU: '--version' failed: $(tail -n 1 <<<"$version")"
+version=$(head -n 1 <<<"$version")
 major=$(sed -n 's/.*version \([0-9][0-9]*\)\.[0-9].*/\1/p' <<<"$version")
 [ -n "$major" ] || die "QEMU=$QEMU: '--version' printed no version ('$version'); $FIX"
 [ "$major" -ge "$MIN" ] ||
