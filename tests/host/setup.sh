@@ -104,8 +104,11 @@ expect "setup-rust: target x86_64-unknown-linux-gnu" ok \
 	"target add --toolchain $channel x86_64-unknown-linux-gnu\$" echo "$log"
 expect "setup-rust: a component that did not install is an error" fail \
 	'component clippy .* did not install' rust_run "rust-src rustfmt-x86_64-unknown-linux-gnu"
-expect "make exports RUSTUP_TOOLCHAIN=$channel (rust-toolchain.toml)" ok "^$channel\$" \
-	make -s -C "$root" --no-print-directory print-RUSTUP_TOOLCHAIN
+# What a recipe's commands (the kernel build among them) see in their environment; the caller's
+# own RUSTUP_TOOLCHAIN (a make above this one exports it) is removed first.
+expect "make exports RUSTUP_TOOLCHAIN=$channel (rust-toolchain.toml) to its commands" ok "^$channel\$" \
+	env -u RUSTUP_TOOLCHAIN make -s -C "$root" --no-print-directory \
+	--eval 'env-probe: ; @echo "$$RUSTUP_TOOLCHAIN"' env-probe
 expect "rust-toolchain.toml names a channel" ok '^[0-9]+\.[0-9]+\.[0-9]+$' echo "$channel"
 
 # --- QEMU: qemu/check-qemu.sh and setup-host.sh -------------------------------------------------
