@@ -232,7 +232,7 @@ fn main() -> ExitCode {
         irq: IrqMode::Msi,
         ..Default::default()
     };
-    let rig = Rig::probe(&bdf, &msi, port).unwrap_or_else(|e| die_rig("probe (msi)", e));
+    let rig = Rig::probe(bdf, &msi, port).unwrap_or_else(|e| die_rig("probe (msi)", e));
     let ok = |r: edu_rig::Result<u32>, want: u32| match r {
         Ok(v) if v == want => {}
         Ok(v) => die("wrong result", v),
@@ -285,7 +285,7 @@ fn main() -> ExitCode {
         irq: IrqMode::Intx,
         ..Default::default()
     };
-    let rig = Rig::probe(&bdf, &intx, port).unwrap_or_else(|e| die_rig("probe (intx)", e));
+    let rig = Rig::probe(bdf, &intx, port).unwrap_or_else(|e| die_rig("probe (intx)", e));
     rows.push(Row {
         op: "INTx round trip (raise, eventfd, ack, unmask)",
         rig: Some(measure(fast, "rig/raise intx", || {
@@ -304,7 +304,7 @@ fn main() -> ExitCode {
 
     // Probe/remove cycles against unbind/bind of the kernel driver.
     let cycle = measure(slow, "rig/probe+remove cycle", || {
-        Rig::probe(&bdf, &msi, port)
+        Rig::probe(bdf, &msi, port)
             .unwrap_or_else(|e| die_rig("probe", e))
             .remove();
     });
