@@ -1,16 +1,31 @@
 # edu-rust: a Rust PCI driver for QEMU's edu device, its VFIO twin, and their tests.
 #
 #   make run     set up everything, boot the guest, load the driver and show it working
+#   make all     the same as make run (the default target)
 #   make test    host tests + every guest scenario; exits non-zero on any failure
+#   make host-test    the host tests only (cargo test, loom mutations, setup checks); no kernel
+#   make guest-test SCENARIOS="basic waits"   those guest scenarios only (all without SCENARIOS)
 #   make shell   boot the guest to an interactive shell
+#   make setup   install the pinned Rust toolchain (rustup), host packages, QEMU, bindgen-cli
+#   make kernel  fetch, configure and build the test kernel (cached in CACHE)
+#   make driver  build edu.ko against the test kernel
 #   make driver KDIR=/path/to/kernel/build   build edu.ko for another (Rust-enabled) kernel
+#   make controls    build the positive-control module (tests/controls/edu_break.ko)
+#   make guest-tools    build the static guest binaries (eductl, edu-rig, edu-rig-bench)
+#   make initramfs    build the guest's initramfs (driver, modules, guest tools)
 #   make bench   criterion benchmarks (QUICK=1 for a short run)
 #   make fuzz    the hostile-client scenario for FUZZ_SECONDS per process (FUZZ_SEED to replay)
+#   make clean   delete target/ and the driver's build products
 #   make clean-cache   delete the kernel/toolchain cache ($(CACHE))
-#   make help    the targets and every setting of qemu/config.mk with its value
+#   make help    the targets and every setting of qemu/config.mk with its default and value
 #
 # Configuration lives in qemu/config.mk; every value there can be overridden here.
 include qemu/config.mk
+
+# The Rust toolchain rust-toolchain.toml pins, for every cargo and rustc this build runs: the
+# kernel build runs outside this tree, where rustup would not see the file.
+RUST_TOOLCHAIN := $(shell sed -n 's/^channel *= *"\(.*\)".*/\1/p' rust-toolchain.toml)
+export RUSTUP_TOOLCHAIN := $(RUST_TOOLCHAIN)
 
 SHELL := /bin/bash
 TOP := $(CURDIR)
@@ -31,8 +46,10 @@ export QEMU GUEST_TIMEOUT
 
 all: run
 
+# Rust first: without rustup, setup stops here with what to install.
 setup:
-	@qemu/setup-host.sh $(CACHE) $(LLVM_VERSION)
+	@qemu/setup-rust.sh
+	@qemu/setup-host.sh $(CACHE) $(LLVM_VERSION) $(BINDGEN_VERSION) '$(QEMU)'
 
 # Fetches, configures and builds the test kernel (cached), and records its build directory.
 kernel: setup
@@ -105,17 +122,20 @@ clean:
 clean-cache:
 	rm -rf $(CACHE)
 
-# The targets (this file's header) and the settings of qemu/config.mk, each with its comment and
-# the value it has now (the default unless overridden).
+# The targets (this file's header) and the settings of qemu/config.mk, each with its comment, its
+# default (as written there) and, when overridden, the value it has now.
 help:
 	@sed -n 's/^#   make /  make /p' Makefile
 	@echo
-	@echo "Settings (qemu/config.mk; override as make VAR=value), with their values now:"
+	@echo "Settings (qemu/config.mk; override as make VAR=value), with their defaults:"
 	@awk '/^#/ { sub(/^# ?/, ""); doc = doc (doc ? " " : "") $$0; next } \
-		/^[A-Z_]+ \?=/ { printf "%s\t%s\n", $$1, doc; doc = ""; next } { doc = "" }' \
-		qemu/config.mk | while IFS=$$'\t' read -r var doc; do \
-		printf '  %s = %s\n      %s\n' "$$var" \
-			"$$($(MAKE) -s --no-print-directory print-$$var)" "$$doc"; done
+		/^[A-Z_]+ \?=/ { def = $$0; sub(/^[A-Z_]+ \?= */, "", def); \
+			printf "%s\t%s\t%s\n", $$1, def, doc; doc = ""; next } { doc = "" }' \
+		qemu/config.mk | while IFS=$$'\t' read -r var def doc; do \
+		now=$$($(MAKE) -s --no-print-directory print-$$var); \
+		printf '  %s ?= %s\n' "$$var" "$$def"; \
+		[ "$$now" = "$$def" ] || printf '      (now: %s)\n' "$$now"; \
+		printf '      %s\n' "$$doc"; done
 
 print-%:
 	@echo '$($*)'

@@ -11,9 +11,13 @@ KERNEL_SUITE ?= trixie-backports
 # Cache outside the repository: toolchain, kernel source and kernel builds.
 CACHE ?= $(HOME)/.cache/edu-rust
 
-# The QEMU binary that boots the guest.
+# The QEMU binary that boots the guest (a name on PATH or a path): setup checks that it runs,
+# is version 10 or newer and has the edu device.
 QEMU ?= qemu-system-x86_64
 # Seconds a guest may run before the harness kills it and fails the run.
 GUEST_TIMEOUT ?= 900
 # LLVM suffix of the clang/libclang used for bindgen.
 LLVM_VERSION ?= 19
+# The bindgen-cli version the kernel's Rust bindings are generated with (installed into CACHE by
+# `cargo install --locked --version`; the kernel needs >= 0.71.1).
+BINDGEN_VERSION ?= 0.73.2

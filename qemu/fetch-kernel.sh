@@ -26,19 +26,19 @@ update_index() {
 	apt_private apt-get -o APT::Sandbox::User=root update
 }
 
-# The pinned version, or the newest $SERIES.x still in the suite, saying so loudly.
+# The pinned version, checked against the suite. Backports keep only recent point releases: a
+# pinned version that has vanished is an error naming the newest one there is (to pin in
+# qemu/config.mk), never a silent switch to another kernel.
 resolve_version() {
-	local avail
-	avail=$(apt_private apt-cache madison "$PKG" | awk '{print $3}' | sort -V)
-	[ -n "$avail" ] || die "$PKG is not in $SUITE any more; set KERNEL_SERIES/KERNEL_VERSION in qemu/config.mk"
+	local avail newest
+	avail=$(apt_private apt-cache madison "$PKG" | awk -F'|' '{gsub(/ /, "", $2); print $2}' | sed '/^$/d' | sort -V)
+	[ -n "$avail" ] || die "$PKG is not in $SUITE any more; set KERNEL_SERIES, KERNEL_VERSION (and KERNEL_SUITE) in qemu/config.mk"
 	if grep -qxF "$VERSION" <<<"$avail"; then
 		echo "$VERSION"
-	else
-		local newest
-		newest=$(tail -n1 <<<"$avail")
-		echo "warning: $PKG=$VERSION is gone from $SUITE; falling back to $newest (pin it in qemu/config.mk)" >&2
-		echo "$newest"
+		return
 	fi
+	newest=$(tail -n1 <<<"$avail")
+	die "$PKG=$VERSION (KERNEL_VERSION) is gone from $SUITE; the newest there is $newest: set KERNEL_VERSION ?= $newest in qemu/config.mk (or run make KERNEL_VERSION=$newest)"
 }
 
 download_and_unpack() {
@@ -66,6 +66,4 @@ if [ ! -f "$dest/.unpacked" ]; then
 	step "download and unpack $PKG=$ver" download_and_unpack "$ver" "$dest" >&2
 	touch "$dest/.unpacked"
 fi
-# When we fell back, make the pinned name point at what was used.
-[ "$ver" = "$VERSION" ] || ln -sfn "linux-$ver" "$CACHE/src/linux-$VERSION"
 echo "$dest"

@@ -1,15 +1,23 @@
 #!/usr/bin/env bash
-# Installs what the build needs on a Debian bookworm host, as root. Idempotent: a second run only
-# checks. Usage: setup-host.sh CACHE LLVM_VERSION
+# Installs what the build needs on a Debian bookworm host, as root, after qemu/setup-rust.sh (the
+# Rust toolchain): Debian packages, QEMU (checked: the binary QEMU names, >= 10, with the edu
+# device) and bindgen-cli at the pinned version. Idempotent: a second run only checks.
+# Usage: setup-host.sh CACHE LLVM_VERSION BINDGEN_VERSION QEMU
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+here=$(dirname "$0")
+. "$here/lib.sh"
 CACHE=$1
 LLVM=$2
+BINDGEN_VERSION=$3
+QEMU=$4
 
 PACKAGES=(build-essential flex bison bc libelf-dev libssl-dev kmod cpio xz-utils python3
 	busybox-static "clang-$LLVM" "libclang1-$LLVM" "libclang-$LLVM-dev" "llvm-$LLVM" "lld-$LLVM")
 # QEMU comes from bookworm-backports: bookworm's 7.2 edu model aborts on a full 4096-byte DMA.
+# It is installed only when QEMU is the default name, which the package provides; a QEMU named by
+# path is the user's own and only checked.
 QEMU_PKG=qemu-system-x86
+QEMU_DEFAULT=qemu-system-x86_64
 QEMU_MIN_MAJOR=10
 
 missing_packages() {
@@ -19,11 +27,9 @@ missing_packages() {
 	done
 }
 
+# qemu_ok: QEMU passes qemu/check-qemu.sh, or is somebody else's to fix (not the default name).
 qemu_ok() {
-	command -v qemu-system-x86_64 >/dev/null || return 1
-	local major
-	major=$(qemu-system-x86_64 --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p')
-	[ "${major:-0}" -ge "$QEMU_MIN_MAJOR" ]
+	[ "$QEMU" != "$QEMU_DEFAULT" ] || "$here/check-qemu.sh" "$QEMU" "$QEMU_MIN_MAJOR" >/dev/null 2>&1
 }
 
 install_packages() {
@@ -51,23 +57,25 @@ install_packages() {
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
 			-t bookworm-backports "$QEMU_PKG"
 	fi
-	qemu_ok || die "qemu-system-x86_64 >= $QEMU_MIN_MAJOR is needed (bookworm-backports)"
 }
 
-install_rust_src() {
-	rustup component list --installed | grep -q '^rust-src' || rustup component add rust-src
-}
-
-# bindgen-cli goes into the cache, not into ~/.cargo: the kernel needs >= 0.71.
+# bindgen-cli goes into the cache, not into ~/.cargo (the kernel needs >= 0.71), at exactly the
+# pinned version: another version in the cache is replaced.
 install_bindgen() {
-	if [ -x "$CACHE/bindgen/bin/bindgen" ]; then
-		"$CACHE/bindgen/bin/bindgen" --version
+	local bin=$CACHE/bindgen/bin/bindgen have=
+	[ -x "$bin" ] && have=$("$bin" --version 2>/dev/null | awk '{print $2}')
+	if [ "$have" = "$BINDGEN_VERSION" ]; then
+		"$bin" --version
 		return
 	fi
-	cargo install --locked --root "$CACHE/bindgen" bindgen-cli
+	[ -z "$have" ] || echo "bindgen $have in $CACHE is not the pinned $BINDGEN_VERSION: replacing it"
+	cargo install --locked --force --version "$BINDGEN_VERSION" --root "$CACHE/bindgen" bindgen-cli
+	have=$("$bin" --version | awk '{print $2}')
+	[ "$have" = "$BINDGEN_VERSION" ] || die "cargo installed bindgen $have, not $BINDGEN_VERSION"
+	"$bin" --version
 }
 
 mkdir -p "$CACHE"
 step "host packages" install_packages
-step "rust-src" install_rust_src
-step "bindgen-cli" install_bindgen
+step "QEMU ($QEMU)" "$here/check-qemu.sh" "$QEMU" "$QEMU_MIN_MAJOR"
+step "bindgen-cli $BINDGEN_VERSION" install_bindgen

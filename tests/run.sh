@@ -266,8 +266,29 @@ loom_mutations() {
 	fi
 }
 
+# The set-up scripts, offline (tests/host/setup.sh): fake rustup, QEMU, cargo and apt binaries,
+# and each check's logic broken in turn (its mutations) must fail it.
+setup_checks() {
+	local out rc passed failed
+	out=$("$top/tests/host/setup.sh" 2>&1)
+	rc=$?
+	echo "$out" | grep -v '^[0-9]* passed, [0-9]* failed$' | sed 's/^/  /'
+	passed=$(grep -c '^PASS: ' <<<"$out")
+	failed=$(grep -c '^FAIL: ' <<<"$out")
+	if [ $rc -ne 0 ] && [ "$failed" -eq 0 ]; then
+		failed=1
+	fi
+	[ "$failed" -eq 0 ] || failures+=("host: $failed set-up checks failed (tests/host/setup.sh)")
+	echo "setup checks: $passed passed, $failed failed"
+	ktap_subtest setup "$(grep -E '^(PASS|FAIL): ' <<<"$out"
+		[ $rc -eq 0 ] || echo "FAIL: tests/host/setup.sh exited $rc")"
+	total_pass=$((total_pass + passed))
+	total_fail=$((total_fail + failed))
+}
+
 [ $host -eq 1 ] && step "host tests (cargo test)" host_tests
 [ $host -eq 1 ] && step "loom mutations" loom_mutations
+[ $host -eq 1 ] && step "setup checks" setup_checks
 if [ ${#scenarios[@]} -gt 0 ]; then
 	: "${KERNEL:?KERNEL must name the guest kernel}" "${INITRD:?INITRD must name the initramfs}"
 	for s in "${scenarios[@]}"; do guest "$s"; done

@@ -63,6 +63,18 @@ for irq in msi intx; do
 	check_err "$irq: not a number is EINVAL" EINVAL $r factorial x
 done
 check_err "unknown --irq is EINVAL" EINVAL edu-rig --irq msix $bdf ident
+# A second rig on a device that one already holds: the kernel refuses the group (EBUSY), and
+# that errno, not a generic EIO, is what the second rig reports.
+start_rig $bdf '^serving' serve --seconds 120
+check "a rig holds $bdf" grep -q '^serving' /tmp/rig.out
+check_err "a second rig on the held device is EBUSY" EBUSY edu-rig $bdf ident
+{ kill $rig && wait $rig; } 2>/dev/null
+check_eq "the device works once the holder is gone" 0x010000ed edu-rig $bdf ident
+# vfio-ioctls logs through the log crate: env_logger shows its debug lines (the regions and
+# interrupts of the device it opened) when RUST_LOG asks for them, and only then.
+check "RUST_LOG=vfio_ioctls=debug shows vfio-ioctls' own messages" \
+	sh -c "RUST_LOG=vfio_ioctls=debug edu-rig $bdf ident 2>&1 | grep -q '^edu-rig: DEBUG vfio_ioctls[a-z_:]*: Region #0'"
+check "without RUST_LOG no debug line" sh -c "! edu-rig $bdf ident 2>&1 | grep -q DEBUG"
 check_err "a device not on vfio-pci is ENODEV" ENODEV edu-rig 0000:00:00.0 ident
 check "no DMAR fault in the kernel log" no_dmesg 'DMAR: \[DMA'
 check "unbind from vfio-pci" from_vfio $bdf

@@ -24,17 +24,16 @@
 //! seek DEV OFF set|cur|end  lseek(2)
 //! ```
 //!
-//! The exit status is 0 whenever the call was made, whatever it returned; 1 for a usage error or
-//! when the preparation failed (the line is then not printed).
+//! The exit status is 0 whenever the call was made, whatever it returned; 2 for a usage error and
+//! 1 when the preparation failed (the line is then not printed).
 
-use crate::{open_dev, parse_u32, parse_u64, unhex, usage, Failure};
-use edu_regs::{errno_name, uapi};
-use std::{
-    ffi::CString,
-    fs::File,
-    io,
-    os::{fd::AsRawFd, unix::ffi::OsStrExt},
+use crate::cli::{
+    at_most, check_dev, nth, parse_off, parse_u32, parse_usize, parse_whence, unhex, Invocation,
+    Usage,
 };
+use crate::{open_dev, Failure};
+use edu_regs::{errno_name, uapi};
+use std::{ffi::CString, fs::File, io, os::fd::AsRawFd};
 
 /// The errno name, or `E#<number>` for one the shared table does not name.
 pub(crate) fn errno_label(errno: i32) -> String {
@@ -92,6 +91,133 @@ impl FailNth {
     }
 }
 
+/// The system call to make, as the command line gives it.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Op {
+    /// `init PATH [PARAMS]`.
+    Init { path: String, params: String },
+    /// `write FILE VALUE`.
+    Write { file: String, value: String },
+    /// `open DEV`.
+    Open { dev: String },
+    /// `ioctl DEV ident|liveness X|factorial N|raise V`.
+    Ioctl { dev: String, nr: u32, value: u32 },
+    /// `pread DEV OFF LEN`.
+    Pread { dev: String, off: i64, len: usize },
+    /// `pwrite DEV OFF HEXBYTES`.
+    Pwrite {
+        dev: String,
+        off: i64,
+        data: Vec<u8>,
+    },
+    /// `seek DEV OFF set|cur|end`.
+    Seek { dev: String, off: i64, whence: i32 },
+}
+
+impl Op {
+    /// The operation's name, as printed in the result line.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Op::Init { .. } => "init",
+            Op::Write { .. } => "write",
+            Op::Open { .. } => "open",
+            Op::Ioctl { .. } => "ioctl",
+            Op::Pread { .. } => "pread",
+            Op::Pwrite { .. } => "pwrite",
+            Op::Seek { .. } => "seek",
+        }
+    }
+}
+
+/// Parses `N OP ARGS...` (after `failnth`).
+pub(crate) fn parse(args: &[String]) -> Result<Invocation, Usage> {
+    let n = parse_u32(nth(args, 0, "failnth N")?)?;
+    if n == 0 {
+        return Err(Usage("failnth: N must be at least 1".into()));
+    }
+    let op = nth(args, 1, "failnth OP")?;
+    let rest = &args[2..];
+    let arg =
+        |i: usize, what: &str| nth(rest, i, &format!("failnth {op} {what}")).map(String::from);
+    let max = |n: usize| at_most(&format!("failnth {op}"), rest, n);
+    let dev = || {
+        let d = arg(0, "DEV")?;
+        check_dev(&d)?;
+        Ok::<_, Usage>(d)
+    };
+    let op = match op {
+        "init" => {
+            max(2)?;
+            Op::Init {
+                path: arg(0, "PATH")?,
+                params: rest.get(1).cloned().unwrap_or_default(),
+            }
+        }
+        "write" => {
+            max(2)?;
+            Op::Write {
+                file: arg(0, "FILE")?,
+                value: arg(1, "VALUE")?,
+            }
+        }
+        "open" => {
+            max(1)?;
+            Op::Open { dev: dev()? }
+        }
+        "ioctl" => {
+            let (nr, value) = match arg(1, "ident|liveness|factorial|raise")?.as_str() {
+                "ident" => {
+                    max(2)?;
+                    (uapi::EDU_IOC_IDENT, 0)
+                }
+                name => {
+                    let nr = match name {
+                        "liveness" => uapi::EDU_IOC_LIVENESS,
+                        "factorial" => uapi::EDU_IOC_FACTORIAL,
+                        "raise" => uapi::EDU_IOC_RAISE,
+                        other => {
+                            return Err(Usage(format!("failnth ioctl: unknown ioctl {other:?}")))
+                        }
+                    };
+                    max(3)?;
+                    (nr, parse_u32(&arg(2, "VALUE")?)?)
+                }
+            };
+            Op::Ioctl {
+                dev: dev()?,
+                nr,
+                value,
+            }
+        }
+        "pread" => {
+            max(3)?;
+            Op::Pread {
+                dev: dev()?,
+                off: parse_off(&arg(1, "OFF")?)?,
+                len: parse_usize(&arg(2, "LEN")?)?,
+            }
+        }
+        "pwrite" => {
+            max(3)?;
+            Op::Pwrite {
+                dev: dev()?,
+                off: parse_off(&arg(1, "OFF")?)?,
+                data: unhex(&arg(2, "HEXBYTES")?)?,
+            }
+        }
+        "seek" => {
+            max(3)?;
+            Op::Seek {
+                dev: dev()?,
+                off: parse_off(&arg(1, "OFF")?)?,
+                whence: parse_whence(&arg(2, "set|cur|end")?)?,
+            }
+        }
+        other => return Err(Usage(format!("unknown failnth operation {other:?}"))),
+    };
+    Ok(Invocation::FailNth { n, op })
+}
+
 /// The one system call under test, fully prepared.
 enum Call {
     Init(File, CString),
@@ -104,58 +230,21 @@ enum Call {
 }
 
 impl Call {
-    fn prepare(op: &str, args: &[String]) -> Result<Self, Failure> {
-        let arg = |i: usize| {
-            args.get(i)
-                .map(String::as_str)
-                .ok_or_else(|| usage("missing argument"))
-        };
-        let cstring = |s: &str| CString::new(s).map_err(|_| usage("NUL in argument"));
+    /// Opens the files and fills the buffers `op` needs.
+    fn prepare(op: &Op) -> Result<Self, Failure> {
+        let cstring =
+            |s: &str| CString::new(s).map_err(|_| Failure::Usage(Usage("NUL in argument".into())));
         Ok(match op {
-            "init" => Call::Init(
-                File::open(arg(0)?)?,
-                cstring(args.get(1).map_or("", String::as_str))?,
+            Op::Init { path, params } => Call::Init(File::open(path)?, cstring(params)?),
+            Op::Write { file, value } => Call::Write(
+                std::fs::OpenOptions::new().write(true).open(file)?,
+                value.as_bytes().to_vec(),
             ),
-            "write" => Call::Write(
-                std::fs::OpenOptions::new().write(true).open(arg(0)?)?,
-                arg(1)?.as_bytes().to_vec(),
-            ),
-            "open" => Call::Open(
-                CString::new(std::path::Path::new(arg(0)?).as_os_str().as_bytes())
-                    .map_err(|_| usage("NUL in path"))?,
-            ),
-            "ioctl" => {
-                let file = open_dev(arg(0)?)?;
-                let (nr, v) = match arg(1)? {
-                    "ident" => (uapi::EDU_IOC_IDENT, 0),
-                    "liveness" => (uapi::EDU_IOC_LIVENESS, parse_u32(arg(2)?)?),
-                    "factorial" => (uapi::EDU_IOC_FACTORIAL, parse_u32(arg(2)?)?),
-                    "raise" => (uapi::EDU_IOC_RAISE, parse_u32(arg(2)?)?),
-                    other => return Err(usage(&format!("unknown ioctl {other}"))),
-                };
-                Call::Ioctl(file, nr, v)
-            }
-            "pread" => Call::Pread(
-                open_dev(arg(0)?)?,
-                vec![0; parse_u64(arg(2)?)? as usize],
-                parse_u64(arg(1)?)? as i64,
-            ),
-            "pwrite" => Call::Pwrite(
-                open_dev(arg(0)?)?,
-                unhex(arg(2)?)?,
-                parse_u64(arg(1)?)? as i64,
-            ),
-            "seek" => Call::Seek(
-                open_dev(arg(0)?)?,
-                parse_u64(arg(1)?)? as i64,
-                match arg(2)? {
-                    "set" => libc::SEEK_SET,
-                    "cur" => libc::SEEK_CUR,
-                    "end" => libc::SEEK_END,
-                    other => return Err(usage(&format!("unknown whence {other}"))),
-                },
-            ),
-            other => return Err(usage(&format!("unknown failnth operation {other}"))),
+            Op::Open { dev } => Call::Open(cstring(dev)?),
+            Op::Ioctl { dev, nr, value } => Call::Ioctl(open_dev(dev)?, *nr, *value),
+            Op::Pread { dev, off, len } => Call::Pread(open_dev(dev)?, vec![0; *len], *off),
+            Op::Pwrite { dev, off, data } => Call::Pwrite(open_dev(dev)?, data.clone(), *off),
+            Op::Seek { dev, off, whence } => Call::Seek(open_dev(dev)?, *off, *whence),
         })
     }
 
@@ -195,15 +284,8 @@ impl Call {
 }
 
 /// `eductl failnth N OP ARGS...` (see the module docs).
-pub(crate) fn failnth(args: &[String]) -> Result<(), Failure> {
-    let [n, op, rest @ ..] = args else {
-        return Err(usage("usage: eductl failnth N OP ARGS..."));
-    };
-    let n = parse_u32(n)?;
-    if n == 0 {
-        return Err(usage("N must be at least 1"));
-    }
-    let mut call = Call::prepare(op, rest)?;
+pub(crate) fn failnth(n: u32, op: &Op) -> Result<(), Failure> {
+    let mut call = Call::prepare(op)?;
     let fail_nth = FailNth::open()?;
     fail_nth.arm(n)?;
     let ret = call.make();
@@ -215,7 +297,8 @@ pub(crate) fn failnth(args: &[String]) -> Result<(), Failure> {
     let injected = fail_nth.injected_and_disarm();
     call.cleanup(ret);
     println!(
-        "failnth n={n} op={op} injected={} ret={ret} errno={}",
+        "failnth n={n} op={} injected={} ret={ret} errno={}",
+        op.name(),
         if injected { "yes" } else { "no" },
         if errno == 0 {
             "0".to_string()

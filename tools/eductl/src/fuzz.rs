@@ -17,7 +17,8 @@
 //! with the count of each result, and every unexpected result (the first 20); the exit status is
 //! 1 if any result was unexpected.
 
-use crate::{failnth::errno_label, open_dev, parse_u64, usage, Failure, STOP};
+use crate::cli::{at_most, check_dev, nth, parse_u64, Invocation, Usage};
+use crate::{failnth::errno_label, open_dev, Failure, STOP};
 use edu_regs::{regs, uapi};
 use std::{
     collections::BTreeMap,
@@ -667,21 +668,49 @@ impl Fuzzer<'_> {
     }
 }
 
-/// `eductl fuzz SEED LIMIT DEV SYSFS_DIR` (see the module docs).
-pub(crate) fn fuzz(args: &[String]) -> Result<(), Failure> {
-    let [seed, limit, dev, sysfs] = args else {
-        return Err(usage(
-            "usage: eductl fuzz SEED CALLS|SECONDSs DEV SYSFS_DIR",
-        ));
-    };
-    let seed = parse_u64(seed)?;
-    let (max_calls, deadline) = match limit.strip_suffix('s') {
-        Some(secs) => (
-            u64::MAX,
-            Some(Instant::now() + Duration::from_secs(parse_u64(secs)?)),
-        ),
+/// The arguments of `eductl fuzz SEED LIMIT DEV SYSFS_DIR`.
+#[derive(Debug, PartialEq)]
+pub(crate) struct Params {
+    /// The generator's seed.
+    pub(crate) seed: u64,
+    /// LIMIT as a call count (`u64::MAX` when it is a time).
+    pub(crate) max_calls: u64,
+    /// LIMIT as seconds (`Ns`).
+    pub(crate) seconds: Option<u64>,
+    /// The device.
+    pub(crate) dev: String,
+    /// Its sysfs directory.
+    pub(crate) sysfs: String,
+}
+
+/// Parses `SEED LIMIT DEV SYSFS_DIR` (after `fuzz`).
+pub(crate) fn parse(args: &[String]) -> Result<Invocation, Usage> {
+    at_most("fuzz", args, 4)?;
+    let seed = parse_u64(nth(args, 0, "fuzz SEED")?)?;
+    let limit = nth(args, 1, "fuzz CALLS|SECONDSs")?;
+    let (max_calls, seconds) = match limit.strip_suffix('s') {
+        Some(secs) => (u64::MAX, Some(parse_u64(secs)?)),
         None => (parse_u64(limit)?, None),
     };
+    let dev = nth(args, 2, "fuzz DEV")?;
+    check_dev(dev)?;
+    Ok(Invocation::Fuzz(Params {
+        seed,
+        max_calls,
+        seconds,
+        dev: dev.to_string(),
+        sysfs: nth(args, 3, "fuzz SYSFS_DIR")?.to_string(),
+    }))
+}
+
+/// `eductl fuzz SEED LIMIT DEV SYSFS_DIR` (see the module docs).
+pub(crate) fn fuzz(params: &Params) -> Result<(), Failure> {
+    let seed = params.seed;
+    let max_calls = params.max_calls;
+    let deadline = params
+        .seconds
+        .map(|s| Instant::now() + Duration::from_secs(s));
+    let (dev, sysfs) = (params.dev.as_str(), params.sysfs.as_str());
     crate::catch_stop();
     let mut rng = Rng::new(seed);
     let arena = Arena::new(&mut rng)?;
@@ -722,7 +751,7 @@ pub(crate) fn fuzz(args: &[String]) -> Result<(), Failure> {
     if f.unexpected.is_empty() {
         Ok(())
     } else {
-        Err(Failure(io::Error::other(format!(
+        Err(Failure::Os(io::Error::other(format!(
             "{} unexpected results",
             f.unexpected.len()
         ))))

@@ -1,47 +1,19 @@
 //! `eductl`: drives `/dev/eduN` from the command line.
 //!
-//! Every failure prints `error: <ERRNO NAME> (<message>)` and exits with status 1, so that shell
-//! tests can match the exact errno the driver returned.
-//!
-//! ```text
-//! eductl DEV ident                      print the identification register (hex)
-//! eductl DEV liveness X                 print what the liveness register returns for X (hex)
-//! eductl DEV factorial N                print N! computed by the device
-//! eductl DEV raise V                    raise the interrupt with V
-//! eductl DEV ioctl NR                   issue raw ioctl number NR (decimal or 0x hex) with a valid pointer
-//! eductl DEV badptr ident|factorial|raise  issue the ioctl with an invalid user pointer
-//! eductl DEV pwrite OFF HEXBYTES|@FILE  write bytes at OFF, print the count written
-//! eductl DEV pread OFF LEN [@FILE]     read LEN bytes at OFF, print them as hex (or save them)
-//! eductl DEV seek OFF set|cur|end [neg] lseek (to -OFF with neg), print the new offset
-//! eductl DEV sigread MS [restart]       DMA-read the buffer with a signal due in MS milliseconds,
-//!                                       its handler without SA_RESTART (prints the byte count or
-//!                                       the errno) or with it ("N after K signals")
-//! eductl DEV loop-read SECONDS          DMA-read the whole buffer until an error or the time is up
-//! eductl DEV uffd-pwrite OFF LEN        pwrite LEN bytes from a userfaultfd page that is never
-//!                                       served: blocks in the driver's user copy until killed;
-//!                                       prints "blocking" first
-//! eductl DEV hammer SECONDS [SYSFS_DIR] ioctls (and sysfs reads) in a loop, reopening DEV after
-//!                                       errors, until the time is up or SIGTERM; checks every
-//!                                       value, prints the counts, fails if any value was wrong
-//! eductl FILE write VALUE               write VALUE to a (sysfs) file in one write(2)
-//! eductl FILE read                      print a (sysfs) file
-//! eductl BDF cycle COUNT                unbind and rebind BDF from the edu driver COUNT times,
-//!                                       print the median and max of each
-//! eductl failnth N OP ARGS...           make one system call (OP: init, write, open, ioctl,
-//!                                       pread, pwrite, seek) with /proc/thread-self/fail-nth
-//!                                       set to N; print whether the fault was injected and the
-//!                                       call's result (module `failnth`)
-//! eductl fuzz SEED CALLS|SECONDSs DEV SYSFS_DIR
-//!                                       random hostile calls on DEV and its sysfs files, each
-//!                                       judged against the documented errnos; print the seed,
-//!                                       the counts and every unexpected result (module `fuzz`)
-//! ```
+//! The commands, with an example each, are [`USAGE`] (`eductl --help`). Arguments are parsed with
+//! `lexopt` into an [`Invocation`] before anything is opened: an unknown flag, a missing or extra
+//! argument or a bad value prints `error: EINVAL (<why>)` and the usage on stderr and exits with
+//! status 2. A failing operation prints `error: <ERRNO NAME> (<message>)` and exits with status
+//! 1, so that shell tests can match the exact errno the driver returned.
 //!
 //! DEV is a path such as `/dev/edu0`, or `fd:N` for a descriptor inherited from the shell
 //! (`exec 3<>/dev/edu0; eductl fd:3 ident`).
 
+mod cli;
 mod failnth;
 mod fuzz;
+
+use cli::{Cmd, Data, Invocation, Usage};
 
 use edu_regs::{errno_name, uapi};
 use std::{
@@ -56,29 +28,24 @@ use std::{
     time::{Duration, Instant},
 };
 
-/// An error with the errno the kernel returned, when there is one.
-struct Failure(io::Error);
+/// Why a run failed.
+enum Failure {
+    /// A call failed: the error, with the errno the kernel returned when there is one.
+    Os(io::Error),
+    /// The command line was refused.
+    Usage(Usage),
+}
 
 impl From<io::Error> for Failure {
     fn from(e: io::Error) -> Self {
-        Self(e)
+        Self::Os(e)
     }
 }
 
-fn usage(msg: &str) -> Failure {
-    Failure(io::Error::new(io::ErrorKind::InvalidInput, msg.to_string()))
-}
-
-fn parse_u64(s: &str) -> Result<u64, Failure> {
-    let r = match s.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => s.parse(),
-    };
-    r.map_err(|_| usage(&format!("not a number: {s}")))
-}
-
-fn parse_u32(s: &str) -> Result<u32, Failure> {
-    u32::try_from(parse_u64(s)?).map_err(|_| usage(&format!("out of range: {s}")))
+impl From<Usage> for Failure {
+    fn from(u: Usage) -> Self {
+        Self::Usage(u)
+    }
 }
 
 /// Issues ioctl `nr` on `f` with `arg` as its in/out value.
@@ -106,16 +73,6 @@ fn ioctl_badptr(f: &File, nr: u32) -> io::Result<()> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Result<Vec<u8>, Failure> {
-    if s.len() % 2 != 0 {
-        return Err(usage("odd number of hex digits"));
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| usage("bad hex")))
-        .collect()
 }
 
 /// Opens DEV: a path, or `fd:N` for an inherited descriptor.
@@ -317,7 +274,7 @@ fn hammer(dev: &str, secs: u64, sysfs: Option<&str>) -> Result<(), Failure> {
         edu_regs::latency::quantiles(&ioctl_ns, 1000)
     );
     match first_wrong {
-        Some(w) => Err(Failure(io::Error::new(
+        Some(w) => Err(Failure::Os(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("{wrong} wrong values, the first: {w}"),
         ))),
@@ -421,100 +378,71 @@ impl Drop for UnservedPage {
     }
 }
 
-fn run(args: &[String]) -> Result<(), Failure> {
-    match args.first().map(String::as_str) {
-        Some("failnth") => return failnth::failnth(&args[1..]),
-        Some("fuzz") => return fuzz::fuzz(&args[1..]),
-        _ => {}
-    }
-    let [dev, cmd, rest @ ..] = args else {
-        return Err(usage(
-            "usage: eductl DEV COMMAND [ARGS] (see the source's docs)",
-        ));
-    };
-    let arg = |i: usize| {
-        rest.get(i)
-            .map(String::as_str)
-            .ok_or_else(|| usage("missing argument"))
-    };
-    match cmd.as_str() {
-        "cycle" => return cycle(dev, parse_u64(arg(0)?)? as usize),
-        "write" => return Ok(sysfs_write(dev, arg(0)?)?),
-        "read" => {
-            print!("{}", std::fs::read_to_string(dev)?);
+fn run(invocation: Invocation) -> Result<(), Failure> {
+    let (dev, cmd) = match invocation {
+        Invocation::Help => {
+            println!("{}", cli::USAGE);
             return Ok(());
         }
-        "hammer" => return hammer(dev, parse_u64(arg(0)?)?, rest.get(1).map(String::as_str)),
+        Invocation::FailNth { n, op } => return failnth::failnth(n, &op),
+        Invocation::Fuzz(params) => return fuzz::fuzz(&params),
+        Invocation::Dev { dev, cmd } => (dev, cmd),
+    };
+    match cmd {
+        Cmd::Cycle(count) => return cycle(&dev, count),
+        Cmd::Write(value) => return Ok(sysfs_write(&dev, &value)?),
+        Cmd::Read => {
+            print!("{}", std::fs::read_to_string(&dev)?);
+            return Ok(());
+        }
+        Cmd::Hammer { secs, sysfs } => return hammer(&dev, secs, sysfs.as_deref()),
         _ => {}
     }
-    let file = open_dev(dev)?;
+    let file = open_dev(&dev)?;
     let out = io::stdout();
     let mut out = out.lock();
-    match cmd.as_str() {
-        "ident" => {
+    match cmd {
+        Cmd::Ident => {
             let mut v = 0;
             ioctl_u32(&file, uapi::EDU_IOC_IDENT, &mut v)?;
             writeln!(out, "{v:#010x}")?;
         }
-        "liveness" => {
-            let mut v = parse_u32(arg(0)?)?;
+        Cmd::Liveness(x) => {
+            let mut v = x;
             ioctl_u32(&file, uapi::EDU_IOC_LIVENESS, &mut v)?;
             writeln!(out, "{v:#010x}")?;
         }
-        "factorial" => {
-            let mut v = parse_u32(arg(0)?)?;
+        Cmd::Factorial(n) => {
+            let mut v = n;
             ioctl_u32(&file, uapi::EDU_IOC_FACTORIAL, &mut v)?;
             writeln!(out, "{v}")?;
         }
-        "raise" => {
-            let mut v = parse_u32(arg(0)?)?;
+        Cmd::Raise(value) => {
+            let mut v = value;
             ioctl_u32(&file, uapi::EDU_IOC_RAISE, &mut v)?;
         }
-        "ioctl" => {
+        Cmd::Ioctl(nr) => {
             let mut v = 1;
-            ioctl_u32(&file, parse_u32(arg(0)?)?, &mut v)?;
+            ioctl_u32(&file, nr, &mut v)?;
         }
-        "badptr" => {
-            let nr = match arg(0)? {
-                "ident" => uapi::EDU_IOC_IDENT,
-                "factorial" => uapi::EDU_IOC_FACTORIAL,
-                "raise" => uapi::EDU_IOC_RAISE,
-                "liveness" => uapi::EDU_IOC_LIVENESS,
-                other => return Err(usage(&format!("unknown ioctl {other}"))),
-            };
-            ioctl_badptr(&file, nr)?;
-        }
-        "pwrite" => {
-            let off = parse_u64(arg(0)?)?;
-            let data = match arg(1)?.strip_prefix('@') {
-                Some(path) => std::fs::read(path)?,
-                None => unhex(arg(1)?)?,
+        Cmd::Badptr(nr) => ioctl_badptr(&file, nr)?,
+        Cmd::Pwrite { off, data } => {
+            let data = match data {
+                Data::File(path) => std::fs::read(path)?,
+                Data::Bytes(bytes) => bytes,
             };
             let n = file.write_at(&data, off)?;
             writeln!(out, "{n}")?;
         }
-        "pread" => {
-            let off = parse_u64(arg(0)?)?;
-            let mut buf = vec![0; parse_u64(arg(1)?)? as usize];
+        Cmd::Pread { off, len, save } => {
+            let mut buf = vec![0; len];
             let n = file.read_at(&mut buf, off)?;
-            match rest.get(2).and_then(|a| a.strip_prefix('@')) {
+            match save {
                 Some(path) => std::fs::write(path, &buf[..n])?,
                 None => writeln!(out, "{}", hex(&buf[..n]))?,
             }
         }
-        "seek" => {
-            let off = parse_u64(arg(0)?)? as i64;
-            let whence = match arg(1)? {
-                "set" => libc::SEEK_SET,
-                "cur" => libc::SEEK_CUR,
-                "end" => libc::SEEK_END,
-                other => return Err(usage(&format!("unknown whence {other}"))),
-            };
-            let off = if rest.get(2).map(String::as_str) == Some("neg") {
-                -off
-            } else {
-                off
-            };
+        Cmd::Seek { off, whence } => {
             // SAFETY: Plain syscall on an fd we own.
             let r = unsafe { libc::lseek(file.as_raw_fd(), off, whence) };
             if r < 0 {
@@ -522,20 +450,15 @@ fn run(args: &[String]) -> Result<(), Failure> {
             }
             writeln!(out, "{r}")?;
         }
-        "hold" => {
+        Cmd::Hold => {
             writeln!(out, "open")?;
             out.flush()?;
             loop {
                 std::thread::sleep(Duration::from_secs(3600));
             }
         }
-        "sigread" => {
-            let restart = match rest.get(1).map(String::as_str) {
-                None => false,
-                Some("restart") => true,
-                Some(other) => return Err(usage(&format!("sigread: unknown flag {other}"))),
-            };
-            interrupt_after(Duration::from_millis(parse_u64(arg(0)?)?), restart)?;
+        Cmd::Sigread { ms, restart } => {
+            interrupt_after(Duration::from_millis(ms), restart)?;
             let mut buf = vec![0; edu_regs::regs::DMA_BUF_SIZE];
             let n = file.read_at(&mut buf, 0)?;
             if restart {
@@ -545,17 +468,15 @@ fn run(args: &[String]) -> Result<(), Failure> {
                 writeln!(out, "{n}")?;
             }
         }
-        "uffd-pwrite" => {
-            let off = parse_u64(arg(0)?)?;
-            let len = parse_u64(arg(1)?)? as usize;
+        Cmd::UffdPwrite { off, len } => {
             let page = UnservedPage::new()?;
             writeln!(out, "blocking")?;
             out.flush()?;
             let n = file.write_at(&page.bytes()[..len.min(4096)], off)?;
             writeln!(out, "{n}")?;
         }
-        "loop-read" => {
-            let end = Instant::now() + Duration::from_secs(parse_u64(arg(0)?)?);
+        Cmd::LoopRead(secs) => {
+            let end = Instant::now() + Duration::from_secs(secs);
             let mut buf = vec![0; edu_regs::regs::DMA_BUF_SIZE];
             let mut reads = 0u64;
             while Instant::now() < end {
@@ -567,17 +488,27 @@ fn run(args: &[String]) -> Result<(), Failure> {
             }
             writeln!(out, "reads={reads}")?;
         }
-        other => return Err(usage(&format!("unknown command {other}"))),
+        Cmd::Cycle(_) | Cmd::Write(_) | Cmd::Read | Cmd::Hammer { .. } => {
+            unreachable!("handled before the device is opened")
+        }
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match run(&args) {
+    let result = cli::parse(std::env::args_os().skip(1))
+        .map_err(Failure::Usage)
+        .and_then(run);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(Failure(e)) => {
-            let name = e.raw_os_error().map_or("EUSAGE", errno_name);
+        Err(Failure::Usage(Usage(why))) => {
+            eprintln!("error: EINVAL ({why})\n\n{}", cli::USAGE);
+            ExitCode::from(2)
+        }
+        Err(Failure::Os(e)) => {
+            // An error that carries no errno (a wrong value read back, unexpected fuzz results)
+            // is EIO: the device did not do what it must.
+            let name = e.raw_os_error().map_or("EIO", errno_name);
             eprintln!("error: {name} ({e})");
             ExitCode::FAILURE
         }

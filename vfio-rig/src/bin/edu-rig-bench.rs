@@ -3,14 +3,14 @@
 //! `edu-rig-bench`: criterion benchmarks of the rig in the guest, side by side with the same
 //! operations through the kernel driver's `/dev/eduN` ioctls.
 //!
-//! usage: edu-rig-bench --bdf BDF [--dev /dev/eduN] [--kernel-bdf BDF2] [--quick]
-//!
-//! BDF is bound to vfio-pci; /dev/eduN (optional) is a device bound to the kernel driver, and
-//! --kernel-bdf its PCI address (for the unbind/bind cycle). Criterion prints its usual report;
-//! at the end a markdown table between `=== edu-rig-bench table` and `=== end` lists the median
-//! of every operation (median of criterion's per-sample means).
+//! The command line is [`USAGE`], parsed with `lexopt`: an unknown flag, a missing `--bdf` or a
+//! missing value prints `error: EINVAL (<why>)` and the usage and exits with status 2. Criterion
+//! prints its usual report; at the end a markdown table between `=== edu-rig-bench table` and
+//! `=== end` lists the median of every operation (median of criterion's per-sample means). A
+//! failing device stops the run with `error: ENAME (what: message)`, exit status 1.
 
 use std::cell::RefCell;
+use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
@@ -22,6 +22,60 @@ use criterion::Criterion;
 use edu_regs::{regs, uapi};
 use edu_rig::sys::ioctl_u32;
 use edu_rig::{IrqMode, Port, ProbeOptions, Rig};
+
+const USAGE: &str = "\
+usage: edu-rig-bench --bdf BDF [--dev /dev/eduN] [--kernel-bdf BDF2] [--quick]
+       edu-rig-bench -h | --help
+
+Criterion benchmarks of the VFIO rig on BDF (an edu bound to vfio-pci), beside the same
+operations through the kernel driver's /dev/eduN when --dev names one.
+
+options:
+  --bdf BDF                  the edu bound to vfio-pci (required)
+  --dev /dev/eduN            an edu bound to the kernel driver: its ioctls are measured too
+  --kernel-bdf BDF2          that device's PCI address: its unbind/bind cycle is measured
+  --quick                    shorter warm-up and measurement (for CI)
+  -h, --help                 this text
+
+example:
+  edu-rig-bench --bdf 0000:00:04.0 --dev /dev/edu0 --kernel-bdf 0000:00:03.0 --quick";
+
+/// The parsed command line.
+#[derive(Debug, PartialEq)]
+struct Args {
+    bdf: String,
+    dev: Option<String>,
+    kernel_bdf: Option<String>,
+    quick: bool,
+}
+
+/// What `argv` asks for (`None`: `--help`), or why it is refused.
+fn parse_args<I>(argv: I) -> Result<Option<Args>, String>
+where
+    I: IntoIterator,
+    I::Item: Into<OsString>,
+{
+    use lexopt::prelude::*;
+    let (mut bdf, mut dev, mut kernel_bdf, mut quick) = (None, None, None, false);
+    let mut p = lexopt::Parser::from_args(argv);
+    let e = |e: lexopt::Error| e.to_string();
+    while let Some(arg) = p.next().map_err(e)? {
+        match arg {
+            Long("bdf") => bdf = Some(p.value().map_err(e)?.string().map_err(e)?),
+            Long("dev") => dev = Some(p.value().map_err(e)?.string().map_err(e)?),
+            Long("kernel-bdf") => kernel_bdf = Some(p.value().map_err(e)?.string().map_err(e)?),
+            Long("quick") => quick = true,
+            Short('h') | Long("help") => return Ok(None),
+            _ => return Err(arg.unexpected().to_string()),
+        }
+    }
+    Ok(Some(Args {
+        bdf: bdf.ok_or("missing --bdf BDF")?,
+        dev,
+        kernel_bdf,
+        quick,
+    }))
+}
 
 /// Measurement settings.
 #[derive(Clone, Copy)]
@@ -69,7 +123,20 @@ fn measure(s: Settings, name: &str, mut f: impl FnMut()) -> f64 {
 
 /// Exits with the error: a benchmark cannot continue on a failing device.
 fn die(what: &str, e: impl std::fmt::Display) -> ! {
-    eprintln!("error: {what}: {e}");
+    eprintln!("error: EIO ({what}: {e})");
+    std::process::exit(1)
+}
+
+/// Exits with a rig error, named by its errno.
+fn die_rig(what: &str, e: edu_rig::Error) -> ! {
+    eprintln!("error: {} ({what}: {e})", e.errno_name());
+    std::process::exit(1)
+}
+
+/// Exits with an OS error, named by its errno.
+fn die_os(what: &str, e: std::io::Error) -> ! {
+    let name = edu_rig::error::errno_name(e.raw_os_error().unwrap_or(libc::EIO));
+    eprintln!("error: {name} ({what}: {e})");
     std::process::exit(1)
 }
 
@@ -88,18 +155,19 @@ fn fmt(v: Option<f64>) -> String {
 }
 
 fn main() -> ExitCode {
+    let args = match parse_args(std::env::args_os().skip(1)) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(why) => {
+            eprintln!("error: EINVAL ({why})\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
     edu_rig::logger::init(false);
-    let argv: Vec<String> = std::env::args().skip(1).collect();
-    let opt = |name: &str| {
-        argv.iter()
-            .position(|a| a == name)
-            .and_then(|i| argv.get(i + 1).cloned())
-    };
-    let Some(bdf) = opt("--bdf") else {
-        eprintln!("usage: edu-rig-bench --bdf BDF [--dev /dev/eduN] [--kernel-bdf BDF2] [--quick]");
-        return ExitCode::FAILURE;
-    };
-    let quick = argv.iter().any(|a| a == "--quick");
+    let (bdf, quick) = (args.bdf.as_str(), args.quick);
     let fast = if quick {
         Settings {
             warm_up: Duration::from_millis(200),
@@ -127,18 +195,18 @@ fn main() -> ExitCode {
     let port = Port::new();
     let client = port.client();
 
-    let kernel = opt("--dev").map(|d| {
+    let kernel = args.dev.as_deref().map(|d| {
         OpenOptions::new()
             .read(true)
             .write(true)
-            .open(&d)
-            .unwrap_or_else(|e| die(&d, e))
+            .open(d)
+            .unwrap_or_else(|e| die_os(d, e))
     });
     let kioctl = |req: u32, v: u32| {
         let f = kernel.as_ref().expect("kernel device");
         let mut x = v;
         if let Err(e) = ioctl_u32(f.as_raw_fd(), req, &mut x) {
-            die("ioctl", e);
+            die_os("ioctl", e);
         }
         x
     };
@@ -164,11 +232,11 @@ fn main() -> ExitCode {
         irq: IrqMode::Msi,
         ..Default::default()
     };
-    let rig = Rig::probe(&bdf, &msi, port).unwrap_or_else(|e| die("probe (msi)", e));
+    let rig = Rig::probe(bdf, &msi, port).unwrap_or_else(|e| die_rig("probe (msi)", e));
     let ok = |r: edu_rig::Result<u32>, want: u32| match r {
         Ok(v) if v == want => {}
         Ok(v) => die("wrong result", v),
-        Err(e) => die("operation", e),
+        Err(e) => die_rig("operation", e),
     };
     rows.push(Row {
         op: "BAR read: IDENT",
@@ -217,7 +285,7 @@ fn main() -> ExitCode {
         irq: IrqMode::Intx,
         ..Default::default()
     };
-    let rig = Rig::probe(&bdf, &intx, port).unwrap_or_else(|e| die("probe (intx)", e));
+    let rig = Rig::probe(bdf, &intx, port).unwrap_or_else(|e| die_rig("probe (intx)", e));
     rows.push(Row {
         op: "INTx round trip (raise, eventfd, ack, unmask)",
         rig: Some(measure(fast, "rig/raise intx", || {
@@ -236,14 +304,14 @@ fn main() -> ExitCode {
 
     // Probe/remove cycles against unbind/bind of the kernel driver.
     let cycle = measure(slow, "rig/probe+remove cycle", || {
-        Rig::probe(&bdf, &msi, port)
-            .unwrap_or_else(|e| die("probe", e))
+        Rig::probe(bdf, &msi, port)
+            .unwrap_or_else(|e| die_rig("probe", e))
             .remove();
     });
     drop(kernel);
-    let kcycle = opt("--kernel-bdf").map(|kbdf| {
+    let kcycle = args.kernel_bdf.as_deref().map(|kbdf| {
         let w = |path: &str| {
-            std::fs::write(path, &kbdf).unwrap_or_else(|e| die(path, e));
+            std::fs::write(path, kbdf).unwrap_or_else(|e| die_os(path, e));
         };
         measure(slow, "kernel/unbind+bind cycle", || {
             w("/sys/bus/pci/drivers/edu/unbind");
@@ -274,4 +342,51 @@ fn main() -> ExitCode {
     }
     println!("=== end");
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(line: &str) -> Result<Option<Args>, String> {
+        parse_args(line.split_whitespace())
+    }
+
+    #[test]
+    fn the_scenario_form_and_the_example_parse() {
+        // tests/scenarios/bench_guest.sh, with and without bench_quick.
+        let a = p("--bdf 0000:00:04.0 --dev /dev/edu0 --kernel-bdf 0000:00:03.0 --quick")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            a,
+            Args {
+                bdf: "0000:00:04.0".into(),
+                dev: Some("/dev/edu0".into()),
+                kernel_bdf: Some("0000:00:03.0".into()),
+                quick: true
+            }
+        );
+        let a = p("--bdf 0000:00:04.0 --dev /dev/edu0 --kernel-bdf 0000:00:03.0")
+            .unwrap()
+            .unwrap();
+        assert!(!a.quick);
+        let a = p("--bdf=0000:00:04.0").unwrap().unwrap();
+        assert_eq!((a.dev, a.kernel_bdf), (None, None));
+        let example = USAGE.lines().last().unwrap().trim();
+        assert!(p(example.strip_prefix("edu-rig-bench ").unwrap())
+            .unwrap()
+            .is_some());
+        assert_eq!(p("--help"), Ok(None));
+        assert_eq!(p("-h"), Ok(None));
+    }
+
+    #[test]
+    fn mistakes_are_refused() {
+        assert!(p("").unwrap_err().contains("--bdf"));
+        assert!(p("--dev /dev/edu0").unwrap_err().contains("--bdf"));
+        assert!(p("--bdf").unwrap_err().contains("missing argument"));
+        assert!(p("--bdf x --fast").unwrap_err().contains("--fast"));
+        assert!(p("--bdf x extra").unwrap_err().contains("extra"));
+    }
 }

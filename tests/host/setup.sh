@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# Offline checks of the set-up: qemu/setup-rust.sh (no rustup, rustup off PATH, the toolchain of
+# rust-toolchain.toml with its components and targets), qemu/check-qemu.sh and setup-host.sh
+# (fake QEMU binaries: missing, too old, no version, no edu device, '-device help' failing, good),
+# setup-host.sh's pinned bindgen-cli (a fake cargo), qemu/fetch-kernel.sh (fake apt output: the
+# pinned version present, vanished, the whole series gone) and `make help` (every target, every
+# setting of qemu/config.mk with its default). Nothing here touches the network, the real cache
+# or the system: every fake lives in a temporary directory.
+#
+# Then each mutation of MUTATIONS (the logic of one check broken in a copy of the scripts) must
+# make these checks fail: a check that passes whatever the scripts do would show here.
+#
+# Prints "PASS: name" / "FAIL: name (why)" lines and a closing "N passed, N failed"; exits 1 on
+# any failure. Usage: setup.sh [--no-mutations]
+# Environment: SETUP_ROOT, the tree whose Makefile, qemu/ and rust-toolchain.toml are checked
+# (default: this repository; the mutations use copies).
+set -uo pipefail
+top=$(cd "$(dirname "$0")/../.." && pwd)
+root=${SETUP_ROOT:-$top}
+mutations=1
+[ "${1:-}" = --no-mutations ] && mutations=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+npass=0 nfail=0
+
+pass() {
+	echo "PASS: $1"
+	npass=$((npass + 1))
+}
+fail() {
+	echo "FAIL: $1 ($2)"
+	nfail=$((nfail + 1))
+}
+
+# expect NAME STATUS REGEX CMD...: CMD exits with STATUS (ok: 0, fail: non-zero) and its output
+# (stdout and stderr) has a line matching the extended REGEX.
+expect() {
+	local name=$1 want=$2 regex=$3 out rc
+	shift 3
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$want" = ok ] && [ $rc -ne 0 ]; then
+		fail "$name" "exit status $rc, want 0: $(tail -n 1 <<<"$out")"
+	elif [ "$want" = fail ] && [ $rc -eq 0 ]; then
+		fail "$name" "exit status 0, want a failure: $(tail -n 1 <<<"$out")"
+	elif ! grep -qE -- "$regex" <<<"$out"; then
+		fail "$name" "no line matches '$regex': $(tail -n 1 <<<"$out")"
+	else
+		pass "$name"
+	fi
+}
+
+# re TEXT: TEXT as an extended regular expression matching it literally.
+re() { sed 's/[]\\.^$*+?(){}|[]/\\&/g' <<<"$1"; }
+
+# fake DIR NAME BODY: an executable DIR/NAME running the bash BODY.
+fake() {
+	mkdir -p "$1"
+	printf '#!/bin/bash\n%s\n' "$3" >"$1/$2"
+	chmod +x "$1/$2"
+}
+
+channel=$(sed -n 's/^channel *= *"\(.*\)".*/\1/p' "$root/rust-toolchain.toml")
+
+# --- qemu/setup-rust.sh -------------------------------------------------------------------------
+# No rustup anywhere: PATH holds only dirname (all the script runs before its check), HOME has no
+# ~/.cargo. It must stop at once (no step started) and give the install command.
+mkdir -p "$tmp/bare" "$tmp/home-empty"
+ln -s "$(command -v dirname)" "$tmp/bare/dirname"
+expect "setup-rust: no rustup stops with the command that installs it" fail \
+	'curl .*sh\.rustup\.rs \| sh' \
+	env -i PATH="$tmp/bare" HOME="$tmp/home-empty" /bin/bash "$root/qemu/setup-rust.sh"
+out=$(env -i PATH="$tmp/bare" HOME="$tmp/home-empty" /bin/bash "$root/qemu/setup-rust.sh" 2>&1)
+if grep -q '^error: rustup is not installed' <<<"$out" && ! grep -q '^==>' <<<"$out"; then
+	pass "setup-rust: no rustup: one error, before any step"
+else
+	fail "setup-rust: no rustup: one error, before any step" "$(head -n 2 <<<"$out" | paste -sd'|')"
+fi
+# rustup installed but ~/.cargo/bin not on PATH.
+fake "$tmp/home-cargo/.cargo/bin" rustup 'exit 0'
+expect "setup-rust: rustup off PATH says to source ~/.cargo/env" fail \
+	'not on PATH' env -i PATH="$tmp/bare" HOME="$tmp/home-cargo" /bin/bash "$root/qemu/setup-rust.sh"
+
+# A fake rustup that logs its calls and lists the components of FAKE_COMPONENTS as installed.
+fake "$tmp/rustup" rustup 'echo "$PWD|${RUSTUP_TOOLCHAIN:-}|$*" >>"$FAKE_LOG"
+[ "$1 $2" = "component list" ] && printf "%s\n" $FAKE_COMPONENTS
+exit 0'
+fake "$tmp/rustup" rustc 'echo "rustc ${RUSTUP_TOOLCHAIN:-?} (fake)"'
+rust_run() {
+	FAKE_LOG=$tmp/rustup.log FAKE_COMPONENTS=$1 PATH="$tmp/rustup:$PATH" \
+		RUSTUP_TOOLCHAIN=somethingelse "$root/qemu/setup-rust.sh"
+}
+: >"$tmp/rustup.log"
+expect "setup-rust: installs the pinned toolchain ($channel)" ok "^rustc $channel " \
+	rust_run "rust-src clippy-x86_64-unknown-linux-gnu rustfmt-x86_64-unknown-linux-gnu"
+log=$(cat "$tmp/rustup.log")
+# `rustup toolchain install` with no argument, in the directory of rust-toolchain.toml and
+# without RUSTUP_TOOLCHAIN (which would override the file).
+expect "setup-rust: 'rustup toolchain install' reads rust-toolchain.toml" ok \
+	"^$root\|\|toolchain install\$" echo "$log"
+expect "setup-rust: components rust-src clippy rustfmt" ok \
+	"component add --toolchain $channel rust-src clippy rustfmt\$" echo "$log"
+expect "setup-rust: target x86_64-unknown-linux-gnu" ok \
+	"target add --toolchain $channel x86_64-unknown-linux-gnu\$" echo "$log"
+expect "setup-rust: a component that did not install is an error" fail \
+	'component clippy .* did not install' rust_run "rust-src rustfmt-x86_64-unknown-linux-gnu"
+# What a recipe's commands (the kernel build among them) see in their environment; the caller's
+# own RUSTUP_TOOLCHAIN (a make above this one exports it) is removed first.
+expect "make exports RUSTUP_TOOLCHAIN=$channel (rust-toolchain.toml) to its commands" ok "^$channel\$" \
+	env -u RUSTUP_TOOLCHAIN make -s -C "$root" --no-print-directory \
+	--eval 'env-probe: ; @echo "$$RUSTUP_TOOLCHAIN"' env-probe
+expect "rust-toolchain.toml names a channel" ok '^[0-9]+\.[0-9]+\.[0-9]+$' echo "$channel"
+
+# --- QEMU: qemu/check-qemu.sh and setup-host.sh -------------------------------------------------
+# fake_qemu NAME VERSION_LINE DEVICE_HELP [DEVICE_HELP_STATUS]
+fake_qemu() {
+	fake "$tmp/qemu" "$1" "case \$1 in
+--version) echo '$2'; echo 'Copyright (c) 2003-2025 Fabrice Bellard' ;;
+-device) printf '%b' '$3'; exit ${4:-0} ;;
+esac"
+}
+devices='Network devices:\nname "e1000", bus PCI\n\nMisc devices:\nname "edu", bus PCI\nname "pvpanic-pci", bus PCI\n'
+fake_qemu good 'QEMU emulator version 10.0.2 (Debian 1:10.0.2+ds-2)' "$devices"
+fake_qemu eleven 'QEMU emulator version 11.1.0' "$devices"
+fake_qemu old 'QEMU emulator version 7.2.15 (Debian 1:7.2+dfsg-7+deb12u16)' "$devices"
+fake_qemu noversion 'qemu, built from git' "$devices"
+fake_qemu noedu 'QEMU emulator version 10.0.2' 'name "e1000", bus PCI\nname "eduardo-cpu"\n'
+fake_qemu helpfails 'QEMU emulator version 10.0.2' 'qemu: -device help: unsupported\n' 1
+printf 'not a program\n' >"$tmp/qemu/notexec"
+check_qemu() { "$root/qemu/check-qemu.sh" "$@"; }
+expect "QEMU: a good one (10.0) passes" ok 'version 10\.0\.2.*with the edu device' \
+	check_qemu "$tmp/qemu/good"
+expect "QEMU: 11.1 passes" ok 'with the edu device' check_qemu "$tmp/qemu/eleven"
+expect "QEMU: found by name on PATH" ok 'with the edu device' \
+	env PATH="$tmp/qemu:$PATH" "$root/qemu/check-qemu.sh" good
+expect "QEMU: a missing binary is named" fail "QEMU=$tmp/qemu/none: no such program" \
+	check_qemu "$tmp/qemu/none"
+expect "QEMU: a missing name on PATH is named" fail 'QEMU=qemu-nonexistent-x: no such program' \
+	check_qemu qemu-nonexistent-x
+expect "QEMU: a file that is not executable is refused" fail "QEMU=$tmp/qemu/notexec" \
+	check_qemu "$tmp/qemu/notexec"
+expect "QEMU: 7.2 is too old" fail 'version 7\.2\.15, older than 10' check_qemu "$tmp/qemu/old"
+expect "QEMU: no version in --version" fail 'printed no version' check_qemu "$tmp/qemu/noversion"
+expect "QEMU: no edu in -device help" fail 'has no edu device' check_qemu "$tmp/qemu/noedu"
+expect "QEMU: -device help failing" fail "'-device help' failed" check_qemu "$tmp/qemu/helpfails"
+
+# setup-host.sh end to end with fakes: every package installed (dpkg-query), a cargo that
+# "installs" bindgen-cli at the version it is asked for (or FAKE_BINDGEN_VERSION), and the QEMU
+# named. CACHE is a temporary directory.
+fake "$tmp/host" dpkg-query "echo 'install ok installed'"
+fake "$tmp/host" cargo 'echo "cargo $*" >>"$FAKE_LOG"
+root= ver=
+while [ $# -gt 0 ]; do
+	case $1 in --root) root=$2; shift ;; --version) ver=$2; shift ;; esac
+	shift
+done
+[ -n "$root" ] && [ -n "$ver" ] || { echo "fake cargo: no --root or --version"; exit 1; }
+mkdir -p "$root/bin"
+printf "#!/bin/bash\necho bindgen %s\n" "${FAKE_BINDGEN_VERSION:-$ver}" >"$root/bin/bindgen"
+chmod +x "$root/bin/bindgen"'
+bindgen_version=$(make -s -C "$root" --no-print-directory print-BINDGEN_VERSION)
+host_run() { # CACHE QEMU
+	FAKE_LOG=$tmp/cargo.log PATH="$tmp/host:$PATH" "$root/qemu/setup-host.sh" "$1" 19 \
+		"$bindgen_version" "$2"
+}
+expect "config.mk pins BINDGEN_VERSION" ok '^[0-9]+\.[0-9]+\.[0-9]+$' echo "$bindgen_version"
+: >"$tmp/cargo.log"
+expect "setup-host: installs bindgen-cli $bindgen_version into CACHE" ok \
+	"^bindgen $bindgen_version\$" host_run "$tmp/cache1" "$tmp/qemu/good"
+expect "setup-host: cargo install --locked --version $bindgen_version" ok \
+	"^cargo install --locked .*--version $bindgen_version .*bindgen-cli\$" cat "$tmp/cargo.log"
+: >"$tmp/cargo.log"
+expect "setup-host: the pinned bindgen in CACHE is kept" ok "^bindgen $bindgen_version\$" \
+	host_run "$tmp/cache1" "$tmp/qemu/good"
+expect "setup-host: ... without running cargo" ok '^$' cat "$tmp/cargo.log"
+mkdir -p "$tmp/cache2/bindgen/bin"
+printf '#!/bin/bash\necho bindgen 0.69.4\n' >"$tmp/cache2/bindgen/bin/bindgen"
+chmod +x "$tmp/cache2/bindgen/bin/bindgen"
+expect "setup-host: another bindgen in CACHE is replaced by the pinned one" ok \
+	"bindgen 0\.69\.4 .* not the pinned $bindgen_version" host_run "$tmp/cache2" "$tmp/qemu/good"
+expect "setup-host: ... now $bindgen_version" ok "^bindgen $bindgen_version\$" \
+	"$tmp/cache2/bindgen/bin/bindgen" --version
+expect "setup-host: cargo installing another version is an error" fail \
+	"installed bindgen 9\.9\.9, not $bindgen_version" \
+	env FAKE_BINDGEN_VERSION=9.9.9 FAKE_LOG="$tmp/cargo.log" PATH="$tmp/host:$PATH" \
+	"$root/qemu/setup-host.sh" "$tmp/cache3" 19 "$bindgen_version" "$tmp/qemu/good"
+expect "setup-host: QEMU= too old stops setup" fail 'older than 10' \
+	host_run "$tmp/cache1" "$tmp/qemu/old"
+expect "setup-host: QEMU= without edu stops setup" fail 'has no edu device' \
+	host_run "$tmp/cache1" "$tmp/qemu/noedu"
+expect "setup-host: QEMU= missing stops setup" fail 'no such program' \
+	host_run "$tmp/cache1" "$tmp/qemu/none"
+
+# --- qemu/fetch-kernel.sh -----------------------------------------------------------------------
+# apt-get: update succeeds, download logs what it was asked for and fails (the test stops there);
+# apt-cache madison prints FAKE_MADISON.
+fake "$tmp/apt" apt-get 'for a in "$@"; do
+	case $a in update) exit 0 ;; download) echo "download ${!#}" >>"$FAKE_LOG"; exit 100 ;; esac
+done
+exit 1'
+fake "$tmp/apt" apt-cache 'for a in "$@"; do [ "$a" = madison ] && { printf "%b" "$FAKE_MADISON"; exit 0; }; done
+exit 1'
+series=$(make -s -C "$root" --no-print-directory print-KERNEL_SERIES)
+version=$(make -s -C "$root" --no-print-directory print-KERNEL_VERSION)
+suite=$(make -s -C "$root" --no-print-directory print-KERNEL_SUITE)
+madison_line() { echo " linux-source-$series | $1 | http://deb.example/debian $suite/main amd64 Packages"; }
+fetch() { # MADISON
+	rm -rf "$tmp/kcache"
+	: >"$tmp/apt.log"
+	FAKE_LOG=$tmp/apt.log FAKE_MADISON=$1 PATH="$tmp/apt:$PATH" \
+		"$root/qemu/fetch-kernel.sh" "$tmp/kcache" "$series" "$version" "$suite"
+}
+# Newer versions than the pin, the newest sorting last only by version (10 > 9).
+vanished="$(madison_line "$series.10-1~bpo13+1")\n$(madison_line "$series.9-1~bpo13+1")\n"
+expect "fetch-kernel: a vanished pinned version is an error" fail \
+	"linux-source-$(re "$series=$version") .*is gone from $(re "$suite")" fetch "$vanished"
+expect "fetch-kernel: ... naming the newest version there" fail \
+	"newest there is $(re "$series.10-1~bpo13+1")" fetch "$vanished"
+expect "fetch-kernel: ... and downloading nothing" ok '^$' cat "$tmp/apt.log"
+expect "fetch-kernel: a series gone from the suite is an error" fail \
+	"linux-source-$(re "$series") is not in $(re "$suite") any more" fetch ""
+present="$(madison_line "$series.99-1~bpo13+1")\n$(madison_line "$version")\n"
+fetch "$present" >/dev/null 2>&1
+expect "fetch-kernel: the pinned version, when present, is the one downloaded" ok \
+	"^download linux-source-$(re "$series=$version")\$" cat "$tmp/apt.log"
+
+# --- make help ----------------------------------------------------------------------------------
+help=$(make -s -C "$root" --no-print-directory help 2>&1)
+targets=$(sed -n '/^\.PHONY:/,/[^\\]$/p' "$root/Makefile" | sed 's/^\.PHONY://; s/\\$//' | tr -s ' \t' '\n' | sed '/^$/d')
+missing=
+for t in $targets; do
+	grep -qE "^  make $t( |$)" <<<"$help" || missing="$missing $t"
+done
+if [ -n "$targets" ] && [ -z "$missing" ]; then
+	pass "make help lists every target ($(echo $targets | wc -w))"
+else
+	fail "make help lists every target" "missing:${missing:- no .PHONY targets found}"
+fi
+missing= n=0
+while read -r var def; do
+	n=$((n + 1))
+	grep -qxF "  $var ?= $def" <<<"$help" || missing="$missing $var"
+done < <(sed -n 's/^\([A-Z_]*\) ?= *\(.*\)/\1 \2/p' "$root/qemu/config.mk")
+if [ $n -gt 0 ] && [ -z "$missing" ]; then
+	pass "make help lists every setting of qemu/config.mk with its default ($n)"
+else
+	fail "make help lists every setting of qemu/config.mk with its default" "missing:${missing:- none found}"
+fi
+expect "make help lists BINDGEN_VERSION" ok "^  BINDGEN_VERSION \?= $bindgen_version\$" echo "$help"
+
+# --- mutations ----------------------------------------------------------------------------------
+# 'FILE :: SED :: CHECK': one piece of logic broken in a copy of the tree (sed expression SED on FILE);
+# the check whose name starts with CHECK must fail on it.
+MUTATIONS=(
+	'qemu/setup-rust.sh :: s/^if ! command -v rustup /if false \&\& ! command -v rustup / :: setup-rust: no rustup stops'
+	'qemu/setup-rust.sh :: s/env -u RUSTUP_TOOLCHAIN rustup toolchain install/rustup toolchain install/ :: setup-rust: .rustup toolchain install. reads'
+	'qemu/setup-rust.sh :: s/die "component \$c of/echo "component $c of/ :: setup-rust: a component that did not install'
+	'rust-toolchain.toml :: s/"rust-src", // :: setup-rust: components'
+	'qemu/check-qemu.sh :: s/-ge "\$MIN"/-ge 7/ :: QEMU: 7.2 is too old'
+	'qemu/check-qemu.sh :: s/grep -q .^name "edu"./true/ :: QEMU: no edu'
+	'qemu/check-qemu.sh :: s/|| die "QEMU=\$QEMU: .-device help. failed.*/|| true/ :: QEMU: -device help failing'
+	'qemu/check-qemu.sh :: s/\[ -n "\$major" \] ||/true ||/ :: QEMU: no version'
+	'qemu/setup-host.sh :: s/--version "\$BINDGEN_VERSION" // :: setup-host: installs bindgen-cli'
+	'qemu/setup-host.sh :: s/if \[ "\$have" = "\$BINDGEN_VERSION" \]/if [ -n "$have" ]/ :: setup-host: another bindgen in CACHE is replaced'
+	'qemu/setup-host.sh :: s/die "cargo installed bindgen/echo "/ :: setup-host: cargo installing another version'
+	'qemu/setup-host.sh :: s/^step "QEMU.*// :: setup-host: QEMU= too old stops'
+	'qemu/fetch-kernel.sh :: s/^\tdie "\$PKG=\$VERSION/\techo "$newest"; return; die "/ :: fetch-kernel: a vanished pinned version is an error'
+	'qemu/fetch-kernel.sh :: s/sort -V/sort/ :: fetch-kernel: ... naming the newest'
+	'qemu/fetch-kernel.sh :: s/grep -qxF "\$VERSION"/grep -qF "$VERSION.0"/ :: fetch-kernel: the pinned version, when present'
+	'Makefile :: s/^export RUSTUP_TOOLCHAIN/unexport RUSTUP_TOOLCHAIN/ :: make exports RUSTUP_TOOLCHAIN'
+	'Makefile :: /^#   make controls/d :: make help lists every target'
+	'Makefile :: s/printf .  %s ?= %s\\n. "\$\$var" "\$\$def"/printf "  %s = %s\\n" "$$var" "$$now"/ :: make help lists every setting'
+)
+mutate() { # FILE SED CHECK
+	local m=$tmp/mutant
+	rm -rf "$m"
+	mkdir -p "$m"
+	cp -r "$root/Makefile" "$root/qemu" "$root/rust-toolchain.toml" "$m/"
+	cp "$m/$1" "$m/$1.orig"
+	sed -i "$2" "$m/$1"
+	if cmp -s "$m/$1" "$m/$1.orig"; then
+		echo "NOT APPLIED"
+		return
+	fi
+	SETUP_ROOT=$m bash "$0" --no-mutations >"$tmp/mutant.out" 2>&1
+	if grep -qE "^FAIL: $3" "$tmp/mutant.out"; then
+		echo "caught by: $(grep -m1 -E "^FAIL: $3" "$tmp/mutant.out" | sed 's/^FAIL: //' | cut -c1-90)"
+	else
+		echo "NOT CAUGHT ($(grep -c '^FAIL: ' "$tmp/mutant.out") other failures)"
+	fi
+}
+if [ $mutations -eq 1 ]; then
+	for mu in "${MUTATIONS[@]}"; do
+		file=${mu%% :: *} rest=${mu#* :: }
+		expr=${rest%% :: *} check=${rest#* :: }
+		verdict=$(mutate "$file" "$expr" "$check")
+		case $verdict in
+		caught*) pass "mutation of $file ($expr): $verdict" ;;
+		*) fail "mutation of $file ($expr) is caught by '$check'" "$verdict" ;;
+		esac
+	done
+fi
+
+echo "$npass passed, $nfail failed"
+[ $nfail -eq 0 ]
