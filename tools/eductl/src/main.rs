@@ -23,6 +23,8 @@
 //! eductl DEV hammer SECONDS [SYSFS_DIR] ioctls (and sysfs reads) in a loop, reopening DEV after
 //!                                       errors, until the time is up or SIGTERM; checks every
 //!                                       value, prints the counts, fails if any value was wrong
+//! eductl DEV storm SECONDS              raise interrupts back to back until the time is up or
+//!                                       SIGTERM; prints the count
 //! eductl FILE write VALUE               write VALUE to a (sysfs) file in one write(2)
 //! eductl FILE read                      print a (sysfs) file
 //! eductl BDF cycle COUNT                unbind and rebind BDF from the edu driver COUNT times,
@@ -239,6 +241,22 @@ fn sysfs_value_ok(attr: &str, text: &str) -> bool {
     }
 }
 
+/// Raises interrupts on `dev` back to back for `secs` seconds (or until SIGTERM): an interrupt
+/// storm for the listener tests. Prints how many were raised.
+fn storm(dev: &str, secs: u64) -> Result<(), Failure> {
+    let end = Instant::now() + Duration::from_secs(secs);
+    catch_stop();
+    let file = open_dev(dev)?;
+    let mut raised = 0u64;
+    while Instant::now() < end && !STOP.load(Ordering::Relaxed) {
+        let mut v = 0x1000;
+        ioctl_u32(&file, uapi::EDU_IOC_RAISE, &mut v)?;
+        raised += 1;
+    }
+    println!("storm raised={raised}");
+    Ok(())
+}
+
 /// Issues ioctls (and reads `sysfs` files) on `dev` for `secs` seconds, reopening it whenever a
 /// call fails, which is what a user sees while the device is unbound and rebound. Every value
 /// returned is checked (identification, liveness inverse, factorials, sysfs contents): calls
@@ -445,6 +463,7 @@ fn run(args: &[String]) -> Result<(), Failure> {
             return Ok(());
         }
         "hammer" => return hammer(dev, parse_u64(arg(0)?)?, rest.get(1).map(String::as_str)),
+        "storm" => return storm(dev, parse_u64(arg(0)?)?),
         _ => {}
     }
     let file = open_dev(dev)?;
