@@ -4,7 +4,9 @@
 #   make test    host tests + every guest scenario; exits non-zero on any failure
 #   make shell   boot the guest to an interactive shell
 #   make driver KDIR=/path/to/kernel/build   build edu.ko for another (Rust-enabled) kernel
-#   make bench   criterion benchmarks (QUICK=1 for a short run)
+#   make bench   criterion benchmarks (QUICK=1 for a short run), then make bench-kernel
+#   make bench-kernel   the listener's in-kernel calibration on the bench kernel (no debug
+#                options), at 1 and 2 vCPUs: target/bench/kernel.md
 #   make fuzz    the hostile-client scenario for FUZZ_SECONDS per process (FUZZ_SEED to replay)
 #   make clean-cache   delete the kernel/toolchain cache ($(CACHE))
 #   make help    the targets and every setting of qemu/config.mk with its value
@@ -27,7 +29,7 @@ STEP = source qemu/lib.sh && step
 export QEMU GUEST_TIMEOUT
 
 .PHONY: all run test shell setup kernel driver controls guest-tools initramfs bench host-test \
-	guest-test fuzz clean clean-cache help
+	guest-test fuzz clean clean-cache help bench-kernel bench-build
 
 all: run
 
@@ -50,10 +52,17 @@ driver: kernel
 	@$(STEP) "build edu.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE))
 endif
 
-# The positive-control module (deliberate bugs), built like the driver against the test kernel.
+# The positive-control modules (deliberate bugs), built like the driver against the test kernel:
+# edu_break.ko, and the driver itself with EDU_GUARD_BREAK=y (listener guards that skip the grace
+# period or ignore module_is_live) in a directory of its own, as edu_guard_break.ko.
+GUARD_BREAK_DIR := $(OUT)/guard-break
 controls: kernel
 	@$(STEP) "build edu_break.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE)) \
 		MODDIR=$(TOP)/tests/controls
+	@mkdir -p $(GUARD_BREAK_DIR)
+	@$(STEP) "build edu_guard_break.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE)) \
+		MO=$(GUARD_BREAK_DIR) EDU_GUARD_BREAK=y
+	@cp $(GUARD_BREAK_DIR)/edu.ko $(OUT)/edu_guard_break.ko
 
 guest-tools: setup
 	@$(STEP) "build static guest tools" env \
@@ -62,7 +71,7 @@ guest-tools: setup
 
 initramfs: driver controls guest-tools
 	@$(STEP) "build initramfs" qemu/initramfs.sh $(INITRD) driver/edu.ko driver/edu_client.ko \
-		tests/controls/edu_break.ko -- $(GUEST_TOOLS)
+		tests/controls/edu_break.ko $(OUT)/edu_guard_break.ko -- $(GUEST_TOOLS)
 
 GUEST_ENV = KERNEL=$$(cat $(KDIR_FILE))/arch/x86/boot/bzImage INITRD=$(INITRD)
 
@@ -90,11 +99,36 @@ shell: initramfs
 	@qemu/boot.sh $$(cat $(KDIR_FILE))/arch/x86/boot/bzImage $(INITRD) shell -device edu -device edu
 
 # Host criterion benchmarks of the dispatch fast path, then the guest's (the VFIO rig beside the
-# kernel driver); tables in target/bench/. QUICK=1 for a short run.
+# kernel driver), then the in-kernel calibration on the bench kernel; tables in target/bench/.
+# QUICK=1 for a short run.
 bench: initramfs
 	@$(STEP) "host benchmarks" env QUICK=$(QUICK) benches/run.sh
 	@$(STEP) "guest benchmarks" env $(GUEST_ENV) GUEST_APPEND=$(if $(QUICK),bench_quick=1) \
 		vfio-rig/bench-guest.sh
+	@$(MAKE) -s --no-print-directory bench-kernel
+
+# The bench kernel: the test kernel's fragment with qemu/kernel-bench.config on top (no lockdep,
+# KASAN, kmemleak or other debug options), cached like the test kernel under its own key; the
+# driver built against it in its own directory; an initramfs with that edu.ko.
+BENCH := $(OUT)/bench
+BENCH_KDIR_FILE := $(BENCH)/kdir
+BENCH_INITRD := $(BENCH)/initramfs.cpio.gz
+bench-build: setup
+	@mkdir -p $(BENCH)/driver
+	@src=$$(qemu/fetch-kernel.sh $(CACHE) $(KERNEL_SERIES) '$(KERNEL_VERSION)' $(KERNEL_SUITE)) && \
+	kdir=$$(qemu/build-kernel.sh "$$src" $(CACHE) qemu/kernel.config $(LLVM_VERSION) \
+		qemu/kernel-bench.config) && \
+	echo "$$kdir" >$(BENCH_KDIR_FILE)
+	@$(STEP) "build edu.ko against the bench kernel" $(MAKE) -s -C driver \
+		KDIR=$$(cat $(BENCH_KDIR_FILE)) MO=$(BENCH)/driver
+	@$(STEP) "build the bench initramfs" qemu/initramfs.sh $(BENCH_INITRD) $(BENCH)/driver/edu.ko --
+
+# Boots the bench kernel with tests/scenarios/bench_kernel.sh at -smp 1 and -smp 2 and writes
+# target/bench/kernel.md (tests/bench-kernel.sh).
+bench-kernel: bench-build
+	@$(STEP) "in-kernel calibration (bench kernel)" env \
+		KERNEL=$$(cat $(BENCH_KDIR_FILE))/arch/x86/boot/bzImage INITRD=$(BENCH_INITRD) \
+		BENCH_KDIR=$$(cat $(BENCH_KDIR_FILE)) BENCH_KO=$(BENCH)/driver/edu.ko tests/bench-kernel.sh
 
 clean:
 	rm -rf $(OUT)
