@@ -56,11 +56,14 @@ calls=$(objdump -dr "$BENCH_KO" | grep -cE 'R_X86_64_(PLT|PC)32[[:space:]]+rust_
 	cfg CONFIG_RUSTC_CLANG_LLVM_COMPATIBLE
 	cfg CONFIG_RUST_INLINE_HELPERS
 	cfg CONFIG_PREEMPT_RCU
-	echo "calls to rust_helper_rcu_read_lock/unlock in edu.ko: $calls"
+	cfg CONFIG_PREEMPT_LAZY
+	echo "call sites of rust_helper_rcu_read_lock/unlock in edu.ko: $calls"
 	echo '```'
 	echo
-	echo "So every RCU-guarded dispatch makes two out-of-line calls (with PREEMPT_RCU each one is in"
-	echo "turn __rcu_read_lock()/__rcu_read_unlock(), which C code inlines no further either)."
+	echo "So every RCU-guarded dispatch makes two out-of-line calls. Without PREEMPT_RCU each helper"
+	echo "is only preempt_disable()/preempt_enable(), a per-CPU increment and decrement (and a"
+	echo "preemption check) that C code would inline: the calls, not RCU, are the guard's cost above"
+	echo "the plain call."
 } >"$out"
 paste <(rows 1) <(rows 2) | awk -F'\t' 'BEGIN { print "variant\tns_1cpu\tratio_1cpu\tns_2cpu\tratio_2cpu" }
 	{ print $1 "\t" $2 "\t" $3 "\t" $5 "\t" $6 }' >"${out%.md}.tsv"
