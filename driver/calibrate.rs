@@ -78,10 +78,11 @@ fn show(module: &ModulePtr, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Resu
     calibrate(module.0, f)
 }
 
-/// Iterations of each calibration loop, per CPU.
-pub(crate) const CALIBRATION_CALLS: u64 = 1_000_000;
+/// Iterations of each calibration loop, per CPU. A debug kernel (whose figures mean nothing)
+/// runs a tenth, to keep its interrupts-off loops short.
+pub(crate) const CALIBRATION_CALLS: u64 = if DEBUG_KERNEL { 100_000 } else { 1_000_000 };
 /// Each variant is measured this many times (interleaved with the others); the best counts.
-const ROUNDS: usize = 3;
+const ROUNDS: usize = if DEBUG_KERNEL { 1 } else { 3 };
 /// CPUs with a result slot of their own (more are measured but not reported).
 const MAX_CPUS: usize = 16;
 
