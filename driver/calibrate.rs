@@ -18,8 +18,8 @@ use crate::{
         Liveness,
         ModuleOwner,
         Owner,
-        ReadDomain,
         Rcu,
+        ReadDomain,
         Slot, //
     },
 };
@@ -257,7 +257,10 @@ pub(crate) fn calibrate(module: *mut bindings::module, f: &mut fmt::Formatter<'_
     let _ = DOMAIN_SLOT.unregister(|| fsleep(Delta::from_micros(100)));
 
     if DEBUG_KERNEL {
-        writeln!(f, "kernel: debug (KASAN/lockdep/kmemleak): not for performance figures")?;
+        writeln!(
+            f,
+            "kernel: debug (KASAN/lockdep/kmemleak): not for performance figures"
+        )?;
     } else {
         writeln!(f, "kernel: no debug options")?;
     }

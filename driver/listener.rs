@@ -121,6 +121,7 @@ mod atomics {
     }
 }
 
+use crate::cshim;
 pub(crate) use dispatch::{
     DomainSlot,
     Gate,
@@ -131,7 +132,6 @@ pub(crate) use dispatch::{
     UnregisterError,
     WouldDeadlock, //
 };
-use crate::cshim;
 use kernel::{
     bindings,
     prelude::*,
