@@ -54,15 +54,15 @@ endif
 
 # The positive-control modules (deliberate bugs), built like the driver against the test kernel:
 # edu_break.ko, and the driver itself with EDU_GUARD_BREAK=y (listener guards that skip the grace
-# period or ignore module_is_live) in a directory of its own, as edu_guard_break.ko.
-GUARD_BREAK_DIR := $(OUT)/guard-break
+# period or ignore module_is_live) from a copy of its sources (qemu/driver-src.sh), as
+# edu_guard_break.ko.
+GUARD_BREAK_SRC := $(OUT)/guard-break/src
 controls: kernel
 	@$(STEP) "build edu_break.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE)) \
 		MODDIR=$(TOP)/tests/controls
-	@mkdir -p $(GUARD_BREAK_DIR)
-	@$(STEP) "build edu_guard_break.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE)) \
-		MO=$(GUARD_BREAK_DIR) EDU_GUARD_BREAK=y
-	@cp $(GUARD_BREAK_DIR)/edu.ko $(OUT)/edu_guard_break.ko
+	@$(STEP) "build edu_guard_break.ko" $(MAKE) -s -C $$(qemu/driver-src.sh $(GUARD_BREAK_SRC)) \
+		KDIR=$$(cat $(KDIR_FILE)) EDU_GUARD_BREAK=y
+	@cp $(GUARD_BREAK_SRC)/driver/edu.ko $(OUT)/edu_guard_break.ko
 
 guest-tools: setup
 	@$(STEP) "build static guest tools" env \
@@ -114,21 +114,21 @@ BENCH := $(OUT)/bench
 BENCH_KDIR_FILE := $(BENCH)/kdir
 BENCH_INITRD := $(BENCH)/initramfs.cpio.gz
 bench-build: setup
-	@mkdir -p $(BENCH)/driver
+	@mkdir -p $(BENCH)
 	@src=$$(qemu/fetch-kernel.sh $(CACHE) $(KERNEL_SERIES) '$(KERNEL_VERSION)' $(KERNEL_SUITE)) && \
 	kdir=$$(qemu/build-kernel.sh "$$src" $(CACHE) qemu/kernel.config $(LLVM_VERSION) \
 		qemu/kernel-bench.config) && \
 	echo "$$kdir" >$(BENCH_KDIR_FILE)
-	@$(STEP) "build edu.ko against the bench kernel" $(MAKE) -s -C driver \
-		KDIR=$$(cat $(BENCH_KDIR_FILE)) MO=$(BENCH)/driver
-	@$(STEP) "build the bench initramfs" qemu/initramfs.sh $(BENCH_INITRD) $(BENCH)/driver/edu.ko --
+	@$(STEP) "build edu.ko against the bench kernel" $(MAKE) -s -C \
+		$$(qemu/driver-src.sh $(BENCH)/src) KDIR=$$(cat $(BENCH_KDIR_FILE))
+	@$(STEP) "build the bench initramfs" qemu/initramfs.sh $(BENCH_INITRD) $(BENCH)/src/driver/edu.ko --
 
 # Boots the bench kernel with tests/scenarios/bench_kernel.sh at -smp 1 and -smp 2 and writes
 # target/bench/kernel.md (tests/bench-kernel.sh).
 bench-kernel: bench-build
 	@$(STEP) "in-kernel calibration (bench kernel)" env \
 		KERNEL=$$(cat $(BENCH_KDIR_FILE))/arch/x86/boot/bzImage INITRD=$(BENCH_INITRD) \
-		BENCH_KDIR=$$(cat $(BENCH_KDIR_FILE)) BENCH_KO=$(BENCH)/driver/edu.ko tests/bench-kernel.sh
+		BENCH_KDIR=$$(cat $(BENCH_KDIR_FILE)) BENCH_KO=$(BENCH)/src/driver/edu.ko tests/bench-kernel.sh
 
 clean:
 	rm -rf $(OUT)

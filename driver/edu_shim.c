@@ -8,6 +8,7 @@
 #include <linux/cpumask.h>
 #include <linux/preempt.h>
 #include <linux/smp.h>
+#include "include/edu_shim.h"
 
 /* in_interrupt(): hard or soft IRQ or NMI context (preempt_count() bits, a macro). */
 bool edu_in_interrupt(void)
