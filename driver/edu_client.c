@@ -5,7 +5,11 @@
  *
  *   /sys/module/edu_client/parameters/events   events seen
  *   /sys/module/edu_client/parameters/late     calls after unregister returned or exit began
- *   /sys/module/edu_client/parameters/detach   write 1: unregister now, while loaded
+ *   /sys/module/edu_client/parameters/detach   write 1: unregister now, while loaded; write 2:
+ *                                               the same, once a call is running (waits up to
+ *                                               1 s for one), so that the unregister races with
+ *                                               it
+ *   /sys/module/edu_client/parameters/raced    detaches (2) that found a call running
  *   /sys/module/edu_client/parameters/attach   write 1: register again after a detach
  *   /sys/module/edu_client/parameters/stale    after an attach: what unregistering the handle
  *                                               of the previous registration returned (-EINVAL:
@@ -35,6 +39,9 @@
 
 static atomic_long_t events = ATOMIC_LONG_INIT(0);
 static atomic_long_t late = ATOMIC_LONG_INIT(0);
+/* Calls running now, and detaches that unregistered while one was. */
+static atomic_t in_call = ATOMIC_INIT(0);
+static atomic_long_t raced = ATOMIC_LONG_INIT(0);
 static bool exiting;
 static bool detached;
 static int handle = -1;
@@ -66,6 +73,7 @@ static void edu_client_event(void *data, u32 status)
 {
 	struct edu_client_ctx *c = data;
 
+	atomic_inc(&in_call);
 	atomic_long_inc(&events);
 	if (READ_ONCE(exiting) || READ_ONCE(detached) || !module_is_live(THIS_MODULE))
 		atomic_long_inc(&late);
@@ -73,6 +81,7 @@ static void edu_client_event(void *data, u32 status)
 		udelay(delay_us);
 	/* After the delay: a use after free if unregister did not wait for this call. */
 	atomic_long_inc(&c->events);
+	atomic_dec(&in_call);
 }
 
 /* Registers a listener with a new context. Called with handle_lock held. */
@@ -113,12 +122,21 @@ static void edu_client_unregister(bool for_real)
 
 static int detach_set(const char *val, const struct kernel_param *kp)
 {
-	bool now;
-	int ret = kstrtobool(val, &now);
+	unsigned int how, i;
+	int ret = kstrtouint(val, 0, &how);
 
 	if (ret)
 		return ret;
-	if (now)
+	if (how > 2)
+		return -EINVAL;
+	if (how == 2) {
+		/* Busy-polls: a call of delay_us is caught within microseconds of its start. */
+		for (i = 0; i < 100000 && !atomic_read(&in_call); i++)
+			udelay(10);
+		if (atomic_read(&in_call))
+			atomic_long_inc(&raced);
+	}
+	if (how)
 		edu_client_unregister(!broken_detach);
 	return 0;
 }
@@ -164,6 +182,8 @@ module_param_cb(events, &counter_ops, &events, 0444);
 MODULE_PARM_DESC(events, "edu interrupt events seen");
 module_param_cb(late, &counter_ops, &late, 0444);
 MODULE_PARM_DESC(late, "calls received after exit began (must stay 0)");
+module_param_cb(raced, &counter_ops, &raced, 0444);
+MODULE_PARM_DESC(raced, "detaches (2) that unregistered while a call was running");
 
 static int __init edu_client_init(void)
 {

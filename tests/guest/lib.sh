@@ -222,16 +222,18 @@ edu_irq() {
 
 # storm_rmmod LABEL ROUNDS: with edu loaded and two CPUs online, an interrupt storm on /dev/edu0
 # runs on CPU0 (the storm process and the interrupt both pinned there) while, ROUNDS times,
-# edu_client is loaded on CPU1 with delay_us=1000 (each call busy-waits 1 ms) and removed from
-# CPU1, retrying rmmod until it succeeds. Odd rounds pass exit_delay_us=1000 (exit waits 1 ms
-# before it unregisters: a call into the going module is late), even rounds 0 (exit unregisters
-# at once and frees the context: a call still running is a use-after-free, for KASAN).
-# Prints "storm+rmmod LABEL: attempts=A eagain=E late=L" and sets storm_attempts, storm_eagain,
-# storm_late. Checks that every round reached the client, that every refused rmmod was EAGAIN,
-# that every round reported its exit, and that no call was late.
+# edu_client is loaded on CPU1 with delay_us=1000 (each call busy-waits 1 ms before it touches its
+# registration's context) and removed from CPU1, retrying rmmod until it succeeds. Odd rounds
+# remove it registered, with exit_delay_us=20000 (its exit waits 20 ms before it unregisters: a
+# call into the going module in that window is late). Even rounds first detach it (unregister,
+# then free the context) while a call is running (detach=2): a call that outlives its unregister
+# touches freed memory, for KASAN. Prints "storm+rmmod LABEL: attempts=A eagain=E late=L
+# raced=R" and sets storm_attempts, storm_eagain, storm_late. Checks that every round reached the
+# client, that every refused rmmod was EAGAIN, that every detach raced with a call, that every
+# round reported its exit, and that no call was late.
 storm_rmmod() {
-	local label=$1 rounds=$2 irq storm round=1 tries msg err exit_delay bad=
-	local ev=/sys/module/edu_client/parameters/events
+	local label=$1 rounds=$2 irq storm round=1 tries msg err bad= raced=0
+	local p=/sys/module/edu_client/parameters
 	storm_attempts=0 storm_eagain=0 storm_late=0
 	irq=$(edu_irq)
 	check "$label: edu0 has an interrupt" test -n "$irq"
@@ -241,14 +243,17 @@ storm_rmmod() {
 	storm=$!
 	dmesg -c >/dev/null
 	while [ $round -le "$rounds" ]; do
-		exit_delay=$(((round % 2) * 1000))
 		if ! msg=$(taskset 2 insmod /lib/modules/edu_client.ko delay_us=1000 \
-			exit_delay_us=$exit_delay 2>&1); then
+			exit_delay_us=$(((round % 2) * 20000)) 2>&1); then
 			bad="round $round: insmod edu_client: $msg"
 			break
 		fi
 		sleep 0.1
-		[ "$(cat $ev)" -gt 0 ] || bad="round $round: no event reached the client"
+		[ "$(cat $p/events)" -gt 0 ] || bad="round $round: no event reached the client"
+		if [ $((round % 2)) = 0 ]; then
+			taskset 2 sh -c "echo 2 >$p/detach"
+			raced=$((raced + $(cat $p/raced)))
+		fi
 		tries=0
 		while :; do
 			tries=$((tries + 1))
@@ -272,10 +277,12 @@ storm_rmmod() {
 	else
 		fail "$label: $rounds storm rounds, each reaching the client, each rmmod done" "$bad"
 	fi
+	check_eq "$label: every detach unregistered while a call was running" $((rounds / 2)) \
+		echo $raced
 	storm_late=$(dmesg | sed -n 's/.*edu_client: [0-9]* events, \([0-9]*\) after exit began.*/\1/p' |
 		awk '{ s += $1 } END { print s + 0 }')
 	check_eq "$label: every round reported its exit" "$rounds" sh -c \
 		"dmesg | grep -c 'edu_client: [0-9]* events, [0-9]* after exit began'"
-	echo "storm+rmmod $label: attempts=$storm_attempts eagain=$storm_eagain late=$storm_late ($(cat /tmp/storm))"
+	echo "storm+rmmod $label: attempts=$storm_attempts eagain=$storm_eagain late=$storm_late raced=$raced ($(cat /tmp/storm))"
 	check_eq "$label: no call after the module was going" 0 echo "$storm_late"
 }
