@@ -248,8 +248,12 @@ storm_rmmod() {
 			bad="round $round: insmod edu_client: $msg"
 			break
 		fi
-		sleep 0.1
-		[ "$(cat $p/events)" -gt 0 ] || bad="round $round: no event reached the client"
+		tries=0
+		while [ "$(cat $p/events)" -eq 0 ] && [ $tries -lt 50 ]; do
+			sleep 0.1
+			tries=$((tries + 1))
+		done
+		[ "$(cat $p/events)" -gt 0 ] || bad="round $round: no event reached the client in 5 s"
 		if [ $((round % 2)) = 0 ]; then
 			taskset 2 sh -c "echo 2 >$p/detach"
 			raced=$((raced + $(cat $p/raced)))
