@@ -5,8 +5,7 @@
 #   make shell   boot the guest to an interactive shell
 #   make driver KDIR=/path/to/kernel/build   build edu.ko for another (Rust-enabled) kernel
 #   make bench   criterion benchmarks (QUICK=1 for a short run), then make bench-kernel
-#   make bench-kernel   the listener's in-kernel calibration on the bench kernel (no debug
-#                options), at 1 and 2 vCPUs: target/bench/kernel.md
+#   make bench-kernel   in-kernel listener calibration on the bench kernel: target/bench/kernel.md
 #   make fuzz    the hostile-client scenario for FUZZ_SECONDS per process (FUZZ_SEED to replay)
 #   make clean-cache   delete the kernel/toolchain cache ($(CACHE))
 #   make help    the targets and every setting of qemu/config.mk with its value
