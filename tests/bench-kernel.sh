@@ -57,7 +57,7 @@ calls=$(objdump -dr "$BENCH_KO" | grep -cE 'R_X86_64_(PLT|PC)32[[:space:]]+rust_
 	cfg CONFIG_RUST_INLINE_HELPERS
 	cfg CONFIG_PREEMPT_RCU
 	cfg CONFIG_PREEMPT_LAZY
-	echo "call sites of rust_helper_rcu_read_lock/unlock in edu.ko: $calls"
+	echo "call sites of rust_helper_rcu_read_lock/unlock in edu.ko: $calls (0 if they were inlined)"
 	echo '```'
 	echo
 	echo "So every RCU-guarded dispatch makes two out-of-line calls. Without PREEMPT_RCU each helper"
