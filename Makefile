@@ -10,10 +10,11 @@
 #   make kernel  fetch, configure and build the test kernel (cached in CACHE)
 #   make driver  build edu.ko against the test kernel
 #   make driver KDIR=/path/to/kernel/build   build edu.ko for another (Rust-enabled) kernel
-#   make controls    build the positive-control module (tests/controls/edu_break.ko)
+#   make controls    build the positive-control modules (tests/controls/edu_break.ko, edu_guard_break.ko)
 #   make guest-tools    build the static guest binaries (eductl, edu-rig, edu-rig-bench)
 #   make initramfs    build the guest's initramfs (driver, modules, guest tools)
-#   make bench   criterion benchmarks (QUICK=1 for a short run)
+#   make bench   criterion benchmarks (QUICK=1 for a short run), then make bench-kernel
+#   make bench-kernel   in-kernel listener calibration on the bench kernel: target/bench/kernel.md
 #   make fuzz    the hostile-client scenario for FUZZ_SECONDS per process (FUZZ_SEED to replay)
 #   make clean   delete target/ and the driver's build products
 #   make clean-cache   delete the kernel/toolchain cache ($(CACHE))
@@ -42,7 +43,7 @@ STEP = source qemu/lib.sh && step
 export QEMU GUEST_TIMEOUT
 
 .PHONY: all run test shell setup kernel driver controls guest-tools initramfs bench host-test \
-	guest-test fuzz clean clean-cache help
+	guest-test fuzz clean clean-cache help bench-kernel bench-build
 
 all: run
 
@@ -67,10 +68,17 @@ driver: kernel
 	@$(STEP) "build edu.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE))
 endif
 
-# The positive-control module (deliberate bugs), built like the driver against the test kernel.
+# The positive-control modules (deliberate bugs), built like the driver against the test kernel:
+# edu_break.ko, and the driver itself with EDU_GUARD_BREAK=y (listener guards that skip the grace
+# period or ignore module_is_live) from a copy of its sources (qemu/driver-src.sh), as
+# edu_guard_break.ko.
+GUARD_BREAK_SRC := $(OUT)/guard-break/src
 controls: kernel
 	@$(STEP) "build edu_break.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE)) \
 		MODDIR=$(TOP)/tests/controls
+	@$(STEP) "build edu_guard_break.ko" $(MAKE) -s -C $$(qemu/driver-src.sh $(GUARD_BREAK_SRC)) \
+		KDIR=$$(cat $(KDIR_FILE)) EDU_GUARD_BREAK=y
+	@cp $(GUARD_BREAK_SRC)/driver/edu.ko $(OUT)/edu_guard_break.ko
 
 guest-tools: setup
 	@$(STEP) "build static guest tools" env \
@@ -79,7 +87,7 @@ guest-tools: setup
 
 initramfs: driver controls guest-tools
 	@$(STEP) "build initramfs" qemu/initramfs.sh $(INITRD) driver/edu.ko driver/edu_client.ko \
-		tests/controls/edu_break.ko -- $(GUEST_TOOLS)
+		tests/controls/edu_break.ko $(OUT)/edu_guard_break.ko -- $(GUEST_TOOLS)
 
 GUEST_ENV = KERNEL=$$(cat $(KDIR_FILE))/arch/x86/boot/bzImage INITRD=$(INITRD)
 
@@ -107,11 +115,36 @@ shell: initramfs
 	@qemu/boot.sh $$(cat $(KDIR_FILE))/arch/x86/boot/bzImage $(INITRD) shell -device edu -device edu
 
 # Host criterion benchmarks of the dispatch fast path, then the guest's (the VFIO rig beside the
-# kernel driver); tables in target/bench/. QUICK=1 for a short run.
+# kernel driver), then the in-kernel calibration on the bench kernel; tables in target/bench/.
+# QUICK=1 for a short run.
 bench: initramfs
 	@$(STEP) "host benchmarks" env QUICK=$(QUICK) benches/run.sh
 	@$(STEP) "guest benchmarks" env $(GUEST_ENV) GUEST_APPEND=$(if $(QUICK),bench_quick=1) \
 		vfio-rig/bench-guest.sh
+	@$(MAKE) -s --no-print-directory bench-kernel
+
+# The bench kernel: the test kernel's fragment with qemu/kernel-bench.config on top (no lockdep,
+# KASAN, kmemleak or other debug options), cached like the test kernel under its own key; the
+# driver built against it in its own directory; an initramfs with that edu.ko.
+BENCH := $(OUT)/bench
+BENCH_KDIR_FILE := $(BENCH)/kdir
+BENCH_INITRD := $(BENCH)/initramfs.cpio.gz
+bench-build: setup
+	@mkdir -p $(BENCH)
+	@src=$$(qemu/fetch-kernel.sh $(CACHE) $(KERNEL_SERIES) '$(KERNEL_VERSION)' $(KERNEL_SUITE)) && \
+	kdir=$$(qemu/build-kernel.sh "$$src" $(CACHE) qemu/kernel.config $(LLVM_VERSION) \
+		qemu/kernel-bench.config) && \
+	echo "$$kdir" >$(BENCH_KDIR_FILE)
+	@$(STEP) "build edu.ko against the bench kernel" $(MAKE) -s -C \
+		$$(qemu/driver-src.sh $(BENCH)/src) KDIR=$$(cat $(BENCH_KDIR_FILE))
+	@$(STEP) "build the bench initramfs" qemu/initramfs.sh $(BENCH_INITRD) $(BENCH)/src/driver/edu.ko --
+
+# Boots the bench kernel with tests/scenarios/bench_kernel.sh at -smp 1 and -smp 2 and writes
+# target/bench/kernel.md (tests/bench-kernel.sh).
+bench-kernel: bench-build
+	@$(STEP) "in-kernel calibration (bench kernel)" env \
+		KERNEL=$$(cat $(BENCH_KDIR_FILE))/arch/x86/boot/bzImage INITRD=$(BENCH_INITRD) \
+		BENCH_KDIR=$$(cat $(BENCH_KDIR_FILE)) BENCH_KO=$(BENCH)/src/driver/edu.ko tests/bench-kernel.sh
 
 clean:
 	rm -rf $(OUT)

@@ -5,25 +5,51 @@
  *
  *   /sys/module/edu_client/parameters/events   events seen
  *   /sys/module/edu_client/parameters/late     calls after unregister returned or exit began
- *   /sys/module/edu_client/parameters/detach   write 1: unregister now, while loaded
+ *   /sys/module/edu_client/parameters/detach   write 1: unregister now, while loaded; write 2:
+ *                                               the same, once a call is running (waits up to
+ *                                               1 s for one), so that the unregister races with
+ *                                               it
+ *   /sys/module/edu_client/parameters/raced    detaches (2) that found a call running
  *   /sys/module/edu_client/parameters/attach   write 1: register again after a detach
  *   /sys/module/edu_client/parameters/stale    after an attach: what unregistering the handle
  *                                               of the previous registration returned (-EINVAL:
  *                                               a stale handle cannot remove the new one)
  *   broken_detach=1 (load time)                 a positive control: "detach" skips the
  *                                               unregister, so "late" must count
+ *   delay_us=N (load time)                      each call busy-waits N us (udelay) after its
+ *                                               "late" check, then touches its registration's
+ *                                               context: widens every window of the listener
+ *                                               protocol
+ *   exit_delay_us=N (load time)                 exit waits N us between its start (the module is
+ *                                               going) and the unregister: a guard that calls a
+ *                                               going module is caught in that window
+ *
+ * A call is late if it starts after unregister returned or after the module stopped being live
+ * (rmmod's exit began). Each registration has its own context, allocated at register and freed
+ * right after unregister returns: a call still running then (a missing grace period) touches
+ * freed memory, which KASAN reports.
  */
 #include <linux/atomic.h>
+#include <linux/delay.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
+#include <linux/slab.h>
 #include "include/edu_listener.h"
 
 static atomic_long_t events = ATOMIC_LONG_INIT(0);
 static atomic_long_t late = ATOMIC_LONG_INIT(0);
+/* Calls running now, and detaches that unregistered while one was. */
+static atomic_t in_call = ATOMIC_INIT(0);
+static atomic_long_t raced = ATOMIC_LONG_INIT(0);
 static bool exiting;
 static bool detached;
 static int handle = -1;
+/* The context of the current registration, owned by it (handle_lock). */
+struct edu_client_ctx {
+	atomic_long_t events;
+};
+static struct edu_client_ctx *ctx;
 /* The handle of the previous registration, kept to try it again after a new one. */
 static int old_handle = -1;
 static int stale;
@@ -35,22 +61,58 @@ static bool broken_detach;
 module_param(broken_detach, bool, 0444);
 MODULE_PARM_DESC(broken_detach, "Positive control: detach without unregistering");
 
-static void edu_client_event(void *ctx, u32 status)
+static unsigned int delay_us;
+module_param(delay_us, uint, 0444);
+MODULE_PARM_DESC(delay_us, "Busy-wait this long in each call (widens race windows)");
+
+static unsigned int exit_delay_us;
+module_param(exit_delay_us, uint, 0444);
+MODULE_PARM_DESC(exit_delay_us, "Wait this long in exit before unregistering");
+
+static void edu_client_event(void *data, u32 status)
 {
+	struct edu_client_ctx *c = data;
+
+	atomic_inc(&in_call);
 	atomic_long_inc(&events);
-	if (READ_ONCE(exiting) || READ_ONCE(detached))
+	if (READ_ONCE(exiting) || READ_ONCE(detached) || !module_is_live(THIS_MODULE))
 		atomic_long_inc(&late);
+	if (delay_us)
+		udelay(delay_us);
+	/* After the delay: a use after free if unregister did not wait for this call. */
+	atomic_long_inc(&c->events);
+	atomic_dec(&in_call);
+}
+
+/* Registers a listener with a new context. Called with handle_lock held. */
+static int edu_client_register(void)
+{
+	struct edu_client_ctx *c = kzalloc(sizeof(*c), GFP_KERNEL);
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	ret = edu_listener_register(edu_client_event, c, THIS_MODULE);
+	if (ret < 0) {
+		kfree(c);
+		return ret;
+	}
+	handle = ret;
+	ctx = c;
+	return 0;
 }
 
 /*
- * Unregisters the listener if it is registered; from here on no call may arrive. With
- * for_real false (the broken_detach control) it only claims to have done so.
+ * Unregisters the listener if it is registered; from here on no call may arrive, so its context
+ * is freed. With for_real false (the broken_detach control) it only claims to have done so.
  */
 static void edu_client_unregister(bool for_real)
 {
 	mutex_lock(&handle_lock);
 	if (handle >= 0 && for_real) {
 		edu_listener_unregister(handle);
+		kfree(ctx);
+		ctx = NULL;
 		old_handle = handle;
 		handle = -1;
 	}
@@ -60,12 +122,21 @@ static void edu_client_unregister(bool for_real)
 
 static int detach_set(const char *val, const struct kernel_param *kp)
 {
-	bool now;
-	int ret = kstrtobool(val, &now);
+	unsigned int how, i;
+	int ret = kstrtouint(val, 0, &how);
 
 	if (ret)
 		return ret;
-	if (now)
+	if (how > 2)
+		return -EINVAL;
+	if (how == 2) {
+		/* Busy-polls: a call of delay_us is caught within microseconds of its start. */
+		for (i = 0; i < 100000 && !atomic_read(&in_call); i++)
+			udelay(10);
+		if (atomic_read(&in_call))
+			atomic_long_inc(&raced);
+	}
+	if (how)
 		edu_client_unregister(!broken_detach);
 	return 0;
 }
@@ -85,9 +156,8 @@ static int attach_set(const char *val, const struct kernel_param *kp)
 	if (handle >= 0) {
 		ret = -EBUSY;
 	} else {
-		ret = edu_listener_register(edu_client_event, NULL, THIS_MODULE);
+		ret = edu_client_register();
 		if (ret >= 0) {
-			handle = ret;
 			WRITE_ONCE(detached, false);
 			/* The previous handle is stale now; it must not remove this registration. */
 			stale = old_handle >= 0 ? edu_listener_unregister(old_handle) : 0;
@@ -112,20 +182,26 @@ module_param_cb(events, &counter_ops, &events, 0444);
 MODULE_PARM_DESC(events, "edu interrupt events seen");
 module_param_cb(late, &counter_ops, &late, 0444);
 MODULE_PARM_DESC(late, "calls received after exit began (must stay 0)");
+module_param_cb(raced, &counter_ops, &raced, 0444);
+MODULE_PARM_DESC(raced, "detaches (2) that unregistered while a call was running");
 
 static int __init edu_client_init(void)
 {
-	handle = edu_listener_register(edu_client_event, NULL, THIS_MODULE);
-	if (handle < 0) {
-		pr_err("edu_client: cannot register a listener: %d\n", handle);
-		return handle;
-	}
-	return 0;
+	int ret;
+
+	mutex_lock(&handle_lock);
+	ret = edu_client_register();
+	mutex_unlock(&handle_lock);
+	if (ret < 0)
+		pr_err("edu_client: cannot register a listener: %d\n", ret);
+	return ret;
 }
 
 static void __exit edu_client_exit(void)
 {
 	WRITE_ONCE(exiting, true);
+	if (exit_delay_us)
+		fsleep(exit_delay_us);
 	edu_client_unregister(true);
 	pr_info("edu_client: %ld events, %ld after exit began\n",
 		atomic_long_read(&events), atomic_long_read(&late));

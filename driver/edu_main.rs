@@ -30,6 +30,7 @@ use kernel::{
 
 mod calibrate;
 mod chrdev;
+mod cshim;
 mod device;
 mod file;
 mod hw;
@@ -90,6 +91,10 @@ module! {
             default: 2000,
             description: "How long to wait for the device to complete a command, in ms",
         },
+        listener_guard: u32 {
+            default: 1,
+            description: "Listener guard: 0 = module (try_module_get), 1 = rcu (module_is_live)",
+        },
     },
 }
 
@@ -120,6 +125,9 @@ fn check_parameters() -> Result {
     }
     if module_parameters::timeout_ms.value() == 0 {
         return bad("timeout_ms must be at least 1");
+    }
+    if module_parameters::listener_guard.value() > listener::MAX_GUARD {
+        return bad("listener_guard must be 0 (module) or 1 (rcu)");
     }
     if module_parameters::max_devices.value() == 0 {
         return bad("max_devices must be at least 1");

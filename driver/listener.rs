@@ -4,11 +4,24 @@
 //! runs on every edu interrupt event (in hard-IRQ context, with the raised status bits).
 //!
 //! Dispatch follows the rule of Rusty Russell's "Writing Modules and the Interfaces To Be Used By
-//! Them": the owner is pinned with `try_module_get` around each call, and a module on its way out
-//! is skipped as if it had never registered. The protocol is `callback-core/src/dispatch.rs`,
-//! included verbatim: the VFIO rig and the host benchmarks run the very same code. What is kernel
-//! specific lives here: [`ModuleOwner`], [`CpuGate`] (per-CPU counters, the scalable gate) and
-//! the C entry points exported by `edu_export.c`.
+//! Them", in one of two ways chosen by the `listener_guard` module parameter:
+//!
+//! * `0`, module: the owner is pinned with `try_module_get` around each call and a module on its
+//!   way out is skipped as if it had never registered ([`Slot`]: the per-CPU [`CpuGate`] plus
+//!   [`ModuleOwner`] as the owner). While a call holds the reference, `rmmod` of the owner fails
+//!   with `EAGAIN`.
+//! * `1`, rcu (the default): the rule's Exception #1, made sound with RCU. Calls run in hard-IRQ
+//!   context, which never sleeps, so the call runs inside `rcu_read_lock()`, and only if the
+//!   owner is live (`module_is_live`); unregister waits for an expedited grace period
+//!   ([`DomainSlot`] over [`Rcu`]). A module's exit runs after its state became `GOING` and
+//!   unregisters before it returns, so every call that saw it live has returned by then, and
+//!   none starts later. No reference is taken, so `rmmod` is never refused because of a call.
+//!
+//! The protocols are `callback-core/src/dispatch.rs`, included verbatim: the VFIO rig and the
+//! host benchmarks run the very same code, and loom checks it. What is kernel specific lives
+//! here: [`ModuleOwner`] (both owners), [`CpuGate`] (per-CPU counters, the scalable gate),
+//! [`Rcu`] (the kernel's RCU as a read domain) and the C entry points exported by
+//! `edu_export.c`.
 
 // Shared with userspace (crate `callback-core`), where every item is public API.
 #[allow(unreachable_pub, dead_code, missing_docs)]
@@ -108,10 +121,16 @@ mod atomics {
     }
 }
 
+use crate::cshim;
 pub(crate) use dispatch::{
+    DomainSlot,
     Gate,
+    Liveness,
     Owner,
-    Slot, //
+    ReadDomain,
+    Slot,
+    UnregisterError,
+    WouldDeadlock, //
 };
 use kernel::{
     bindings,
@@ -125,6 +144,7 @@ use kernel::{
             Release, //
         },
         barrier::smp_mb,
+        rcu,
     },
     task::might_sleep,
     time::{
@@ -136,7 +156,8 @@ use kernel::{
 /// How many listeners can be registered at once.
 pub(crate) const MAX_LISTENERS: usize = 4;
 
-/// A module as an owner: `try_module_get`/`module_put`.
+/// A module as an owner: `try_module_get`/`module_put` for a [`Slot`], `module_is_live` for a
+/// [`DomainSlot`] over [`Rcu`].
 ///
 /// # Invariants
 ///
@@ -172,6 +193,114 @@ unsafe impl Owner for ModuleOwner {
         // SAFETY: Balances a successful `try_get`.
         unsafe { bindings::module_put(self.module.load(Relaxed)) }
     }
+}
+
+// SAFETY: A module is made not live (`MODULE_STATE_GOING`, stored by `delete_module` before the
+// exit function runs) before anything it protects goes away; its exit unregisters, and
+// unregistering a `DomainSlot<Rcu, ..>` waits for an RCU grace period, which ends every
+// critical section that saw it live. Its code is freed after a further `synchronize_rcu()` in
+// `free_module`. A module whose init fails goes `GOING` the same way before it is freed.
+unsafe impl Liveness for ModuleOwner {
+    #[inline]
+    fn is_live(&self) -> bool {
+        #[cfg(edu_guard_break)]
+        if broken(GuardBreak::IgnoreLive) {
+            return true;
+        }
+        module_is_live(self.module.load(Relaxed))
+    }
+}
+
+/// `module_is_live()` of `<linux/module.h>`: `mod->state != MODULE_STATE_GOING`.
+///
+/// It is a `static inline`, so bindgen has no function for it, and a C helper would be an
+/// out-of-line call on the dispatch fast path (this build cannot inline C helpers into Rust:
+/// `RUST_INLINE_HELPERS` needs rustc's LLVM to match clang's). So it reads the field here. The
+/// module loader writes `state` with plain C stores while a dispatcher on another CPU reads it
+/// (that is the point of the check); a plain Rust read racing with a write is a data race, so
+/// the read is volatile: `READ_ONCE()`, which the LKMM allows to race with a plain store of an
+/// aligned `int` (single-copy atomic on every architecture Linux supports).
+///
+/// `module` must point to a module that has not been freed.
+#[inline]
+fn module_is_live(module: *mut bindings::module) -> bool {
+    // SAFETY: `module` points to a module that has not been freed (the caller's requirement:
+    // the owner invariant, and the RCU read-side section its dispatcher runs in); `state` is an
+    // aligned `c_uint`, read with one volatile load (see above).
+    let state = unsafe { core::ptr::read_volatile(&raw const (*module).state) };
+    state != bindings::module_state_MODULE_STATE_GOING
+}
+
+/// The kernel's RCU as a [`ReadDomain`]: read-side sections are `rcu_read_lock()` /
+/// `rcu_read_unlock()` (the kernel crate's guard), a grace period is
+/// `synchronize_rcu_expedited()` (so `rmmod` does not wait for a normal grace period, several
+/// milliseconds, per listener).
+pub(crate) struct Rcu;
+
+// SAFETY: (1) `read` runs `f` once between `rcu_read_lock()` and `rcu_read_unlock()` (the guard
+// is dropped after `f` returns; the kernel does not unwind). (2) `synchronize_rcu_expedited()`
+// waits for every RCU read-side critical section that began before it, with full ordering
+// (RCU's grace-period guarantee), so every section has ended or observes what happened before
+// the call. (3) It returns `WouldDeadlock` only in interrupt context: since RCU's flavours were
+// consolidated every region with interrupts or preemption disabled is a read-side critical
+// section, and hard and soft IRQ handlers (where the listener callbacks run) are such regions.
+unsafe impl ReadDomain for Rcu {
+    #[inline]
+    fn read<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _guard = rcu::read_lock();
+        f()
+    }
+
+    fn synchronize(&self) -> Result<(), WouldDeadlock> {
+        if cshim::in_interrupt() {
+            return Err(WouldDeadlock);
+        }
+        might_sleep();
+        #[cfg(edu_guard_break)]
+        if broken(GuardBreak::NoGracePeriod) {
+            return Ok(());
+        }
+        // SAFETY: Process context (checked above; `might_sleep()` reports any other atomic
+        // context), where waiting for a grace period is allowed.
+        unsafe { bindings::synchronize_rcu_expedited() };
+        Ok(())
+    }
+}
+
+/// The listener guard, the `listener_guard` module parameter.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Guard {
+    /// `try_module_get`/`module_put` around each call, behind the per-CPU gate.
+    Module,
+    /// An RCU read-side section and `module_is_live` around each call.
+    Rcu,
+}
+
+/// The largest valid `listener_guard`: 1, or 3 in the positive controls' build.
+pub(crate) const MAX_GUARD: u32 = if cfg!(edu_guard_break) { 3 } else { 1 };
+
+/// The guard selected at load time (the parameter is read-only).
+pub(crate) fn guard() -> Guard {
+    match crate::module_parameters::listener_guard.value() {
+        0 => Guard::Module,
+        _ => Guard::Rcu,
+    }
+}
+
+/// The deliberate bugs of the positive controls' build (`EDU_GUARD_BREAK=y`, never shipped):
+/// `listener_guard=2` is RCU without the grace period (a use-after-free of the client's
+/// per-registration context), `3` is RCU that ignores `module_is_live` (calls into a module
+/// whose exit began).
+#[cfg(edu_guard_break)]
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum GuardBreak {
+    NoGracePeriod = 2,
+    IgnoreLive = 3,
+}
+
+#[cfg(edu_guard_break)]
+fn broken(b: GuardBreak) -> bool {
+    crate::module_parameters::listener_guard.value() == b as u32
 }
 
 const SHARDS: usize = 16;
@@ -285,8 +414,15 @@ fn call_listener(l: &'static Listener, status: u32) {
 }
 
 type ListenerSlot = Slot<CpuGate, ModuleOwner, Listener>;
+type RcuSlot = DomainSlot<'static, Rcu, ModuleOwner, Listener>;
 
+/// The slots of `listener_guard=0`.
 static SLOTS: [ListenerSlot; MAX_LISTENERS] = [const { Slot::new(CpuGate::new()) }; MAX_LISTENERS];
+/// The slots of `listener_guard=1`. Only the selected guard's slots are ever registered.
+static RCU_SLOTS: [RcuSlot; MAX_LISTENERS] = [const { DomainSlot::new(&Rcu) }; MAX_LISTENERS];
+/// Which listener indices are taken (by either guard's slot): the holder alone writes
+/// `LISTENERS[i]` and `OWNERS[i]` before registering, and clears this after unregistering.
+static CLAIMED: [Atomic<bool>; MAX_LISTENERS] = [const { Atomic::new(false) }; MAX_LISTENERS];
 static OWNERS: [ModuleOwner; MAX_LISTENERS] = [const { ModuleOwner::new() }; MAX_LISTENERS];
 static LISTENERS: [Listener; MAX_LISTENERS] = [const { Listener::new() }; MAX_LISTENERS];
 /// Registrations so far, per slot: a handle carries the generation of its registration, so a
@@ -300,12 +436,23 @@ const GENERATION_MASK: u32 = (1 << (31 - SLOT_BITS)) - 1;
 
 /// Calls every registered listener with `status`. Any context, including hard IRQ.
 pub(crate) fn dispatch(status: u32) {
-    for slot in &SLOTS {
-        // An empty slot costs one load. The protocol itself runs only for a slot that looks
-        // active; one that is being activated right now is simply not registered yet.
-        if slot.is_active() {
-            // `NotRegistered` is the normal answer for a module on its way out.
-            let _ = slot.dispatch(status);
+    // An empty slot costs one load. The protocol itself runs only for a slot that looks active;
+    // one that is being activated right now is simply not registered yet. `NotRegistered` is
+    // the normal answer for a module on its way out.
+    match guard() {
+        Guard::Module => {
+            for slot in &SLOTS {
+                if slot.is_active() {
+                    let _ = slot.dispatch(status);
+                }
+            }
+        }
+        Guard::Rcu => {
+            for slot in &RCU_SLOTS {
+                if slot.is_active() {
+                    let _ = slot.dispatch(status);
+                }
+            }
         }
     }
 }
@@ -330,38 +477,57 @@ pub(crate) extern "C" fn edu_listener_register(
     if owner.is_null() {
         return EINVAL.to_errno();
     }
-    for (i, slot) in SLOTS.iter().enumerate() {
-        let Ok(reservation) = slot.reserve() else {
+    for (i, claimed) in CLAIMED.iter().enumerate() {
+        // Acquire: pairs with the Release in `edu_listener_unregister`, so the previous holder's
+        // unregistration (and every call it waited for) happens before our writes below.
+        if claimed.cmpxchg(false, true, Acquire).is_err() {
             continue;
-        };
-        // Nobody reads these until the activation below publishes them.
+        }
+        // Nobody reads these until the registration below publishes them (with Release).
         LISTENERS[i].func.store(func as *mut c_void, Relaxed);
         LISTENERS[i].ctx.store(ctx, Relaxed);
         OWNERS[i].module.store(owner, Relaxed);
-        // The slot is ours until it is unregistered, so nobody else moves its generation now.
+        // The index is ours until it is unregistered, so nobody else moves its generation now.
         let generation = GENERATIONS[i].load(Relaxed) & GENERATION_MASK;
-        reservation.activate(call_listener, &LISTENERS[i], &OWNERS[i]);
+        // Cannot be `Busy`: a slot is empty whenever its index is not claimed.
+        let registered = match guard() {
+            Guard::Module => SLOTS[i].register(call_listener, &LISTENERS[i], &OWNERS[i]),
+            Guard::Rcu => RCU_SLOTS[i].register(call_listener, &LISTENERS[i], &OWNERS[i]),
+        };
+        if registered.is_err() {
+            claimed.store(false, Release);
+            return EBUSY.to_errno();
+        }
         return ((generation << SLOT_BITS) | i as u32) as c_int;
     }
     EBUSY.to_errno()
 }
 
 /// Unregisters the listener `handle`. When it returns, no call is in flight and none will start.
-/// Sleeps: process context only; called from a callback (hard IRQ) it is reported by
-/// `might_sleep()` instead of waiting for itself forever. Returns 0, or `-EINVAL` for a handle
-/// that is not registered: a stale or doubled unregister never removes a newer registration.
+/// Sleeps: process context only. Called from interrupt context (a callback runs in hard IRQ) it
+/// returns `-EDEADLK` at once instead of waiting for itself forever; any other atomic context
+/// is reported by `might_sleep()`. Returns 0, or `-EINVAL` for a handle that is not registered:
+/// a stale or doubled unregister never removes a newer registration.
 #[no_mangle]
 pub(crate) extern "C" fn edu_listener_unregister(handle: c_int) -> c_int {
+    if cshim::in_interrupt() {
+        return EDEADLK.to_errno();
+    }
     might_sleep();
     let Ok(handle) = u32::try_from(handle) else {
         return EINVAL.to_errno();
     };
     let i = (handle & ((1 << SLOT_BITS) - 1)) as usize;
     let generation = handle >> SLOT_BITS;
-    let (Some(slot), Some(current)) = (SLOTS.get(i), GENERATIONS.get(i)) else {
+    let (Some(claimed), Some(current)) = (CLAIMED.get(i), GENERATIONS.get(i)) else {
         return EINVAL.to_errno();
     };
-    if !slot.is_active() {
+    let guard = guard();
+    let active = match guard {
+        Guard::Module => SLOTS[i].is_active(),
+        Guard::Rcu => RCU_SLOTS[i].is_active(),
+    };
+    if !active {
         return EINVAL.to_errno();
     }
     // Only the holder of the current generation moves it on, and only once.
@@ -369,8 +535,27 @@ pub(crate) extern "C" fn edu_listener_unregister(handle: c_int) -> c_int {
     if current.cmpxchg(generation, next, Full).is_err() {
         return EINVAL.to_errno();
     }
-    match slot.unregister(|| fsleep(Delta::from_micros(100))) {
-        Ok(()) => 0,
-        Err(_) => EINVAL.to_errno(),
+    let relax = || fsleep(Delta::from_micros(100));
+    let done = match guard {
+        Guard::Module => SLOTS[i].unregister(relax).map_err(|_| EINVAL),
+        Guard::Rcu => RCU_SLOTS[i].unregister(relax).map_err(|e| match e {
+            UnregisterError::NotRegistered => EINVAL,
+            UnregisterError::WouldDeadlock => EDEADLK,
+        }),
+    };
+    match done {
+        Ok(()) => {
+            // Release: the next registration of this index (Acquire) comes after all of this.
+            claimed.store(false, Release);
+            0
+        }
+        Err(e) => {
+            if e == EDEADLK {
+                // Still registered (not reachable: interrupt context was refused above): the
+                // handle stays valid.
+                current.store(generation, Release);
+            }
+            e.to_errno()
+        }
     }
 }

@@ -264,3 +264,79 @@ wait_gone() {
 	done
 	[ ! -e "$1" ]
 }
+
+# edu_irq: the interrupt number of edu0 (/proc/interrupts).
+edu_irq() {
+	awk '/ edu0$/ { sub(":", "", $1); print $1; exit }' /proc/interrupts
+}
+
+# storm_rmmod LABEL ROUNDS: with edu loaded and two CPUs online, an interrupt storm on /dev/edu0
+# runs on CPU0 (the storm process and the interrupt both pinned there) while, ROUNDS times,
+# edu_client is loaded on CPU1 with delay_us=1000 (each call busy-waits 1 ms before it touches its
+# registration's context) and removed from CPU1, retrying rmmod until it succeeds. Odd rounds
+# remove it registered, with exit_delay_us=20000 (its exit waits 20 ms before it unregisters: a
+# call into the going module in that window is late). Even rounds first detach it (unregister,
+# then free the context) while a call is running (detach=2): a call that outlives its unregister
+# touches freed memory, for KASAN. Prints "storm+rmmod LABEL: attempts=A eagain=E late=L
+# raced=R" and sets storm_attempts, storm_eagain, storm_late. Checks that every round reached the
+# client, that every refused rmmod was EAGAIN, that every detach raced with a call, that every
+# round reported its exit, and that no call was late.
+storm_rmmod() {
+	local label=$1 rounds=$2 irq storm round=1 tries msg err bad= raced=0
+	local p=/sys/module/edu_client/parameters
+	storm_attempts=0 storm_eagain=0 storm_late=0
+	irq=$(edu_irq)
+	check "$label: edu0 has an interrupt" test -n "$irq"
+	check "$label: two CPUs online" test "$(cat /sys/devices/system/cpu/online)" = 0-1
+	check "$label: edu0's interrupt pinned to CPU0" sh -c "echo 1 >/proc/irq/$irq/smp_affinity"
+	taskset 1 eductl /dev/edu0 storm 3600 >/tmp/storm 2>&1 &
+	storm=$!
+	dmesg -c >/dev/null
+	while [ $round -le "$rounds" ]; do
+		if ! msg=$(taskset 2 insmod /lib/modules/edu_client.ko delay_us=1000 \
+			exit_delay_us=$(((round % 2) * 20000)) 2>&1); then
+			bad="round $round: insmod edu_client: $msg"
+			break
+		fi
+		tries=0
+		while [ "$(cat $p/events)" -eq 0 ] && [ $tries -lt 50 ]; do
+			sleep 0.1
+			tries=$((tries + 1))
+		done
+		[ "$(cat $p/events)" -gt 0 ] || bad="round $round: no event reached the client in 5 s"
+		if [ $((round % 2)) = 0 ]; then
+			taskset 2 sh -c "echo 2 >$p/detach"
+			raced=$((raced + $(cat $p/raced)))
+		fi
+		tries=0
+		while :; do
+			tries=$((tries + 1))
+			msg=$(taskset 2 rmmod edu_client 2>&1) && break
+			err=$(errname "$msg")
+			if [ "$err" != EAGAIN ] || [ $tries -ge 1000 ]; then
+				bad="round $round: rmmod edu_client failed $tries times, last with $err"
+				break 2
+			fi
+			storm_eagain=$((storm_eagain + 1))
+		done
+		storm_attempts=$((storm_attempts + tries))
+		round=$((round + 1))
+	done
+	kill $storm
+	wait $storm
+	check_eq "$label: the storm's interrupts were delivered to CPU0" 1 sh -c \
+		"echo \$((0x\$(cat /proc/irq/$irq/effective_affinity)))"
+	if [ -z "$bad" ]; then
+		pass "$label: $rounds storm rounds, each reaching the client, each rmmod done"
+	else
+		fail "$label: $rounds storm rounds, each reaching the client, each rmmod done" "$bad"
+	fi
+	check_eq "$label: every detach unregistered while a call was running" $((rounds / 2)) \
+		echo $raced
+	storm_late=$(dmesg | sed -n 's/.*edu_client: [0-9]* events, \([0-9]*\) after exit began.*/\1/p' |
+		awk '{ s += $1 } END { print s + 0 }')
+	check_eq "$label: every round reported its exit" "$rounds" sh -c \
+		"dmesg | grep -c 'edu_client: [0-9]* events, [0-9]* after exit began'"
+	echo "storm+rmmod $label: attempts=$storm_attempts eagain=$storm_eagain late=$storm_late raced=$raced ($(cat /tmp/storm))"
+	check_eq "$label: no call after the module was going" 0 echo "$storm_late"
+}

@@ -2,7 +2,10 @@
 # variant (control=VARIANT) and counts each "# control:" line as passed only when the harness
 # failed that boot for a reason matching its regex. `early` and `status` need a boot each (how
 # the script ends is the oracle); `kernel` commits every kernel-side bug in one boot, each caught
-# by its own oracle. The bugs are in tests/controls/edu_break.c.
+# by its own oracle. The bugs are in tests/controls/edu_break.c. `rcu` runs the listener's
+# storm+rmmod rounds (tests/guest/lib.sh: storm_rmmod, as listener_rmmod does) on the two
+# deliberately broken RCU guards of edu_guard_break.ko (driver/ built with EDU_GUARD_BREAK=y):
+# listener_guard=3 ignores module_is_live, listener_guard=2 skips the grace period.
 # qemu: -device edu
 # append: kasan_multi_shot
 # control: early early stop: the script did not reach its end
@@ -17,6 +20,8 @@
 # control: kernel kernel log shows: .*BUG: sleeping function called from invalid context
 # control: kernel kernel log shows: .*possible circular locking dependency
 # control: kernel kernel log shows: .*INFO: task insmod:[0-9]* blocked for more than
+# control: rcu check: FAIL: ignoring module_is_live: no call after the module was going
+# control: rcu kernel log shows: .*BUG: KASAN: slab-use-after-free in edu_client_event
 . /tests/lib.sh
 check "edu_break.ko is in the initramfs" test -f /lib/modules/edu_break.ko
 case $control in
@@ -49,6 +54,15 @@ kernel)
 	done
 	echo 4 >/proc/sys/kernel/hung_task_timeout_secs
 	insmod /lib/modules/edu_break.ko bug=hang
+	;;
+rcu)
+	check "edu_guard_break.ko is in the initramfs" test -f /lib/modules/edu_guard_break.ko
+	insmod /lib/modules/edu_guard_break.ko listener_guard=3
+	storm_rmmod "ignoring module_is_live" 6
+	rmmod edu
+	insmod /lib/modules/edu_guard_break.ko listener_guard=2
+	storm_rmmod "no grace period" 6
+	rmmod edu
 	;;
 esac
 scenario_end

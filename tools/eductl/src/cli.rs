@@ -53,6 +53,9 @@ commands on DEV (a /dev/eduN):
                               until the time is up or SIGTERM; checks every value, prints the
                               counts, fails if any value was wrong
                                 eductl /dev/edu0 hammer 60 /sys/bus/pci/devices/0000:00:03.0
+  storm SECONDS               raise interrupts back to back until the time is up or SIGTERM;
+                              prints the count
+                                eductl /dev/edu0 storm 10
 
 commands on other files:
   FILE write VALUE            write VALUE to a (sysfs) file in one write(2)
@@ -159,6 +162,7 @@ pub(crate) enum Cmd {
         secs: u64,
         sysfs: Option<String>,
     },
+    Storm(u64),
     Write(String),
     Read,
     Cycle(usize),
@@ -396,6 +400,10 @@ fn parse_dev_cmd(cmd: &str, rest: &[String]) -> Result<Cmd, Usage> {
                 sysfs: rest.get(1).cloned(),
             }
         }
+        "storm" => {
+            max(1)?;
+            Cmd::Storm(parse_u64(arg(0, "SECONDS")?)?)
+        }
         other => return Err(usage(format!("unknown command {other:?} (see --help)"))),
     })
 }
@@ -566,6 +574,7 @@ mod tests {
                 sysfs: Some("/sys/bus/pci/devices/0000:00:03.0".into())
             }
         );
+        assert_eq!(dev(&format!("{d} storm 30")), Cmd::Storm(30));
         assert_eq!(dev(&format!("{d} hold")), Cmd::Hold);
         assert_eq!(
             dev("/sys/bus/pci/drivers/edu/unbind write 0000:00:03.0"),

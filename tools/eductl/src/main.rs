@@ -196,6 +196,22 @@ fn sysfs_value_ok(attr: &str, text: &str) -> bool {
     }
 }
 
+/// Raises interrupts on `dev` back to back for `secs` seconds (or until SIGTERM): an interrupt
+/// storm for the listener tests. Prints how many were raised.
+fn storm(dev: &str, secs: u64) -> Result<(), Failure> {
+    let end = Instant::now() + Duration::from_secs(secs);
+    catch_stop();
+    let file = open_dev(dev)?;
+    let mut raised = 0u64;
+    while Instant::now() < end && !STOP.load(Ordering::Relaxed) {
+        let mut v = 0x1000;
+        ioctl_u32(&file, uapi::EDU_IOC_RAISE, &mut v)?;
+        raised += 1;
+    }
+    println!("storm raised={raised}");
+    Ok(())
+}
+
 /// Issues ioctls (and reads `sysfs` files) on `dev` for `secs` seconds, reopening it whenever a
 /// call fails, which is what a user sees while the device is unbound and rebound. Every value
 /// returned is checked (identification, liveness inverse, factorials, sysfs contents): calls
@@ -396,6 +412,7 @@ fn run(invocation: Invocation) -> Result<(), Failure> {
             return Ok(());
         }
         Cmd::Hammer { secs, sysfs } => return hammer(&dev, secs, sysfs.as_deref()),
+        Cmd::Storm(secs) => return storm(&dev, secs),
         _ => {}
     }
     let file = open_dev(&dev)?;
@@ -488,7 +505,7 @@ fn run(invocation: Invocation) -> Result<(), Failure> {
             }
             writeln!(out, "reads={reads}")?;
         }
-        Cmd::Cycle(_) | Cmd::Write(_) | Cmd::Read | Cmd::Hammer { .. } => {
+        Cmd::Cycle(_) | Cmd::Write(_) | Cmd::Read | Cmd::Hammer { .. } | Cmd::Storm(_) => {
             unreachable!("handled before the device is opened")
         }
     }
