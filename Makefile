@@ -14,6 +14,7 @@
 #   make guest-tools    build the static guest binaries (eductl, edu-rig, edu-rig-bench)
 #   make initramfs    build the guest's initramfs (driver, modules, guest tools)
 #   make bench   criterion benchmarks (QUICK=1 for a short run), then make bench-kernel
+#   make bench-build    the bench kernel (no debug options), edu.ko and an initramfs for it
 #   make bench-kernel   in-kernel listener calibration on the bench kernel: target/bench/kernel.md
 #   make fuzz    the hostile-client scenario for FUZZ_SECONDS per process (FUZZ_SEED to replay)
 #   make clean   delete target/ and the driver's build products
@@ -117,19 +118,21 @@ shell: initramfs
 # Host criterion benchmarks of the dispatch fast path, then the guest's (the VFIO rig beside the
 # kernel driver), then the in-kernel calibration on the bench kernel; tables in target/bench/.
 # QUICK=1 for a short run.
-bench: initramfs
+# Performance is never measured on the debug kernel: the guest benchmarks boot the bench kernel.
+BENCH_ENV = KERNEL=$$(cat $(BENCH_KDIR_FILE))/arch/x86/boot/bzImage INITRD=$(BENCH_INITRD)
+bench: bench-build
 	@$(STEP) "host benchmarks" env QUICK=$(QUICK) benches/run.sh
-	@$(STEP) "guest benchmarks" env $(GUEST_ENV) GUEST_APPEND=$(if $(QUICK),bench_quick=1) \
-		vfio-rig/bench-guest.sh
+	@$(STEP) "guest benchmarks (bench kernel)" env $(BENCH_ENV) \
+		GUEST_APPEND=$(if $(QUICK),bench_quick=1) vfio-rig/bench-guest.sh
 	@$(MAKE) -s --no-print-directory bench-kernel
 
 # The bench kernel: the test kernel's fragment with qemu/kernel-bench.config on top (no lockdep,
 # KASAN, kmemleak or other debug options), cached like the test kernel under its own key; the
-# driver built against it in its own directory; an initramfs with that edu.ko.
+# driver built against it in its own directory; an initramfs with that edu.ko and the guest tools.
 BENCH := $(OUT)/bench
 BENCH_KDIR_FILE := $(BENCH)/kdir
 BENCH_INITRD := $(BENCH)/initramfs.cpio.gz
-bench-build: setup
+bench-build: setup guest-tools
 	@mkdir -p $(BENCH)
 	@src=$$(qemu/fetch-kernel.sh $(CACHE) $(KERNEL_SERIES) '$(KERNEL_VERSION)' $(KERNEL_SUITE)) && \
 	kdir=$$(qemu/build-kernel.sh "$$src" $(CACHE) qemu/kernel.config $(LLVM_VERSION) \
@@ -137,13 +140,13 @@ bench-build: setup
 	echo "$$kdir" >$(BENCH_KDIR_FILE)
 	@$(STEP) "build edu.ko against the bench kernel" $(MAKE) -s -C \
 		$$(qemu/driver-src.sh $(BENCH)/src) KDIR=$$(cat $(BENCH_KDIR_FILE))
-	@$(STEP) "build the bench initramfs" qemu/initramfs.sh $(BENCH_INITRD) $(BENCH)/src/driver/edu.ko --
+	@$(STEP) "build the bench initramfs" qemu/initramfs.sh $(BENCH_INITRD) $(BENCH)/src/driver/edu.ko \
+		-- $(GUEST_TOOLS)
 
 # Boots the bench kernel with tests/scenarios/bench_kernel.sh at -smp 1 and -smp 2 and writes
 # target/bench/kernel.md (tests/bench-kernel.sh).
 bench-kernel: bench-build
-	@$(STEP) "in-kernel calibration (bench kernel)" env \
-		KERNEL=$$(cat $(BENCH_KDIR_FILE))/arch/x86/boot/bzImage INITRD=$(BENCH_INITRD) \
+	@$(STEP) "in-kernel calibration (bench kernel)" env $(BENCH_ENV) \
 		BENCH_KDIR=$$(cat $(BENCH_KDIR_FILE)) BENCH_KO=$(BENCH)/src/driver/edu.ko tests/bench-kernel.sh
 
 clean:

@@ -6,7 +6,8 @@
 # unbind/bind cycles (`make test` runs a short race), and appends its lifecycle table.
 # Usage: KERNEL=... INITRD=... vfio-rig/bench-guest.sh   (as the Makefile's GUEST_ENV passes them)
 # Environment: GUEST_LOG_DIR (default target/guest), like tests/run.sh; RACE_TIMEOUT (seconds,
-# default 3600) bounds the full race run.
+# default 3600) bounds the full race run; RACE_CYCLES, RACE_INTX_CYCLES and RACE_KERNEL_CYCLES
+# (defaults 1000, 200, 200) set its counts.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${KERNEL:?KERNEL must name the guest kernel}" "${INITRD:?INITRD must name the initramfs}"
@@ -43,7 +44,7 @@ case " ${GUEST_APPEND:-} " in
 *" bench_quick=1 "*) ;;
 *)
 	GUEST_TIMEOUT=${RACE_TIMEOUT:-3600} \
-		GUEST_APPEND="${GUEST_APPEND:-} race_cycles=1000 race_intx_cycles=200 race_kernel_cycles=200" \
+		GUEST_APPEND="${GUEST_APPEND:-} race_cycles=${RACE_CYCLES:-1000} race_intx_cycles=${RACE_INTX_CYCLES:-200} race_kernel_cycles=${RACE_KERNEL_CYCLES:-200}" \
 		"$top/tests/run.sh" --no-host vfio_race || status=1
 	race=$(sed -n '/^=== lifecycle table/,/^=== end/p' "$logdir/vfio_race.out" 2>/dev/null |
 		sed '1d;$d')
@@ -53,7 +54,7 @@ case " ${GUEST_APPEND:-} " in
 	else
 		{
 			echo
-			echo "## Lifecycles under load (vfio_race, full counts)"
+			echo "## Lifecycles under load (vfio_race)"
 			echo
 			echo "$race"
 			echo
