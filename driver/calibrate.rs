@@ -11,7 +11,10 @@
 //! `make bench-kernel` reads it on the bench kernel.
 
 use crate::{
-    cshim,
+    cshim::{
+        self,
+        IrqContext, //
+    },
     listener::{
         CpuGate,
         DomainSlot,
@@ -108,18 +111,23 @@ enum Variant {
     Plain,
     ModuleRef,
     RcuLive,
+    IrqLive,
     Gate,
     Slot,
     DomainSlot,
 }
 
-const VARIANTS: [(Variant, &str); 6] = [
+const VARIANTS: [(Variant, &str); 7] = [
     (Variant::Plain, "plain call"),
     (Variant::ModuleRef, "try_module_get/module_put"),
-    (Variant::RcuLive, "RCU + module_is_live"),
+    (Variant::RcuLive, "rcu_read_lock + module_is_live"),
+    (Variant::IrqLive, "IRQ's RCU section + module_is_live"),
     (Variant::Gate, "per-CPU gate"),
     (Variant::Slot, "slot (gate + module owner)"),
-    (Variant::DomainSlot, "domain slot (RCU + live)"),
+    (
+        Variant::DomainSlot,
+        "domain slot (IRQ's RCU section + live)",
+    ),
 ];
 
 static OWNER: ModuleOwner = ModuleOwner::new();
@@ -139,7 +147,7 @@ struct Run {
 
 impl Run {
     /// Runs on each CPU, in hard-IRQ context.
-    fn on_cpu(&self) {
+    fn on_cpu(&self, irq: &IrqContext) {
         // SAFETY: Always safe to call; the value only chooses the sink and the result slot.
         let cpu = unsafe { bindings::raw_smp_processor_id() };
         // Start together: every CPU is in its IPI before any starts its loop. Bounded, in case
@@ -153,7 +161,7 @@ impl Run {
             }
             core::hint::spin_loop();
         }
-        let t = measure(self.variant, cpu);
+        let t = measure(irq, self.variant, cpu);
         if let Some(r) = self.result.get(cpu as usize) {
             r.store(t, Relaxed);
         }
@@ -161,7 +169,7 @@ impl Run {
 }
 
 /// Times `CALIBRATION_CALLS` calls of `variant` on this CPU; tenths of a nanosecond per call.
-fn measure(variant: Variant, cpu: u32) -> u64 {
+fn measure(_irq: &IrqContext, variant: Variant, cpu: u32) -> u64 {
     let cb = core::hint::black_box(calibration_callback as fn(&'static Sinks, u32));
     match variant {
         Variant::Plain => time_per_call(|| cb(&SINKS, cpu)),
@@ -178,6 +186,12 @@ fn measure(variant: Variant, cpu: u32) -> u64 {
                 }
             })
         }),
+        // What the listener's RCU guard does: the interrupt's own section, no lock of its own.
+        Variant::IrqLive => time_per_call(|| {
+            if OWNER.is_live() {
+                cb(&SINKS, cpu);
+            }
+        }),
         Variant::Gate => time_per_call(|| {
             if GATE.try_get() {
                 cb(&SINKS, cpu);
@@ -188,7 +202,9 @@ fn measure(variant: Variant, cpu: u32) -> u64 {
             let _ = SLOT.dispatch(cpu);
         }),
         Variant::DomainSlot => time_per_call(|| {
-            let _ = DOMAIN_SLOT.dispatch(cpu);
+            // SAFETY: `_irq` proves this CPU is in an RCU read-side critical section while
+            // this runs.
+            let _ = unsafe { DOMAIN_SLOT.dispatch_in_section(cpu) };
         }),
     }
 }
@@ -212,7 +228,7 @@ fn run_parallel(variant: Variant) -> u64 {
         arrived: Atomic::new(0),
         result: [const { Atomic::new(0) }; MAX_CPUS],
     };
-    cshim::on_each_cpu(&|| run.on_cpu());
+    cshim::on_each_cpu(&|irq: &IrqContext| run.on_cpu(irq));
     let n = (run.cpus as usize).min(MAX_CPUS);
     let results = || run.result.iter().take(n).map(|r| r.load(Relaxed));
     if n == 0 || results().any(|t| t == 0) {

@@ -30,6 +30,7 @@
 //! signalled under it. It is never held across a sleep other than the condition variable's own.
 
 use crate::{
+    cshim::IrqContext,
     hw::{
         self,
         Bar,
@@ -480,7 +481,7 @@ impl EduDevice {
 
     /// The interrupt handler: acknowledges what the device raised and wakes the waiters.
     /// Returns whether the interrupt was this device's.
-    pub(crate) fn handle_irq(&self) -> bool {
+    pub(crate) fn handle_irq(&self, irq: &IrqContext) -> bool {
         // Acknowledge after `revoke` too: a shared INTx line left asserted would storm. The
         // quiesce step runs before the handler is freed, so nothing is raised after that.
         let Some(status) = self.bar.try_access().map(|b| hw::ack(&*b)) else {
@@ -496,7 +497,7 @@ impl EduDevice {
         st.pending |= status;
         self.wake.notify_all();
         drop(st);
-        crate::listener::dispatch(status);
+        crate::listener::dispatch(irq, status);
         true
     }
 }

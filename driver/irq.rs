@@ -8,7 +8,10 @@
 //! [`Interrupt`] registration, which frees the handler before them, and the registration holds a
 //! strong reference to the device state its handler runs on.
 
-use crate::device::EduDevice;
+use crate::{
+    cshim::IrqContext,
+    device::EduDevice, //
+};
 use core::ptr::from_ref;
 use kernel::{
     bindings,
@@ -176,7 +179,13 @@ unsafe extern "C" fn handle(_irq: c_int, cookie: *mut c_void) -> bindings::irqre
     // SAFETY: `cookie` is the `Arc` pointer of a live registration (type invariant of
     // `Interrupt`).
     let dev = unsafe { &*cookie.cast::<EduDevice>() };
-    if dev.handle_irq() {
+    // On PREEMPT_RT handlers run in threads with interrupts on: enter the section explicitly.
+    #[cfg(CONFIG_PREEMPT_RT)]
+    let _rcu = kernel::sync::rcu::read_lock();
+    // SAFETY: This CPU is in an RCU read-side critical section until the handler returns: the
+    // kernel runs hard-IRQ handlers with interrupts off (IRQF_DISABLED is gone since 4.1), and
+    // handlers it forces into threads (`threadirqs`) too, except on PREEMPT_RT (above).
+    if unsafe { IrqContext::with(|irq| dev.handle_irq(irq)) } {
         bindings::irqreturn::IRQ_HANDLED
     } else {
         bindings::irqreturn::IRQ_NONE

@@ -11,9 +11,10 @@
 //!   [`ModuleOwner`] as the owner). While a call holds the reference, `rmmod` of the owner fails
 //!   with `EAGAIN`.
 //! * `1`, rcu (the default): the rule's Exception #1, made sound with RCU. Calls run in hard-IRQ
-//!   context, which never sleeps, so the call runs inside `rcu_read_lock()`, and only if the
-//!   owner is live (`module_is_live`); unregister waits for an expedited grace period
-//!   ([`DomainSlot`] over [`Rcu`]). A module's exit runs after its state became `GOING` and
+//!   context, with interrupts off, which RCU treats as a read-side critical section: the call
+//!   runs inside that section (no `rcu_read_lock()` of its own, [`IrqContext`] proves it), and
+//!   only if the owner is live (`module_is_live`); unregister waits for an expedited grace
+//!   period ([`DomainSlot`] over [`Rcu`]). A module's exit runs after its state became `GOING` and
 //!   unregisters before it returns, so every call that saw it live has returned by then, and
 //!   none starts later. No reference is taken, so `rmmod` is never refused because of a call.
 //!
@@ -121,7 +122,10 @@ mod atomics {
     }
 }
 
-use crate::cshim;
+use crate::cshim::{
+    self,
+    IrqContext, //
+};
 pub(crate) use dispatch::{
     DomainSlot,
     Gate,
@@ -434,8 +438,8 @@ const SLOT_BITS: u32 = 8;
 /// Generations wrap within what keeps a handle a positive `int`.
 const GENERATION_MASK: u32 = (1 << (31 - SLOT_BITS)) - 1;
 
-/// Calls every registered listener with `status`. Any context, including hard IRQ.
-pub(crate) fn dispatch(status: u32) {
+/// Calls every registered listener with `status`, from the device's interrupt handler.
+pub(crate) fn dispatch(_irq: &IrqContext, status: u32) {
     // An empty slot costs one load. The protocol itself runs only for a slot that looks active;
     // one that is being activated right now is simply not registered yet. `NotRegistered` is
     // the normal answer for a module on its way out.
@@ -450,7 +454,9 @@ pub(crate) fn dispatch(status: u32) {
         Guard::Rcu => {
             for slot in &RCU_SLOTS {
                 if slot.is_active() {
-                    let _ = slot.dispatch(status);
+                    // SAFETY: `_irq` proves this CPU is in an RCU read-side critical section
+                    // until the handler returns, so no `rcu_read_lock()` of its own is needed.
+                    let _ = unsafe { slot.dispatch_in_section(status) };
                 }
             }
         }

@@ -23,7 +23,7 @@ rows() {
 	sed -n 's/^\(.*[^ ]\)  *\([0-9]*\.[0-9]\)  \([0-9]*\.[0-9]*\)x$/\1\t\2\t\3/p' \
 		"$top/target/bench/smp$1/calibration.txt"
 }
-if [ "$(rows 1 | wc -l)" -ne 6 ] || [ "$(rows 2 | wc -l)" -ne 6 ]; then
+if [ "$(rows 1 | wc -l)" -ne 7 ] || [ "$(rows 2 | wc -l)" -ne 7 ]; then
 	echo "bench-kernel: no complete table in target/bench/smp{1,2}/calibration.txt" >&2
 	exit 1
 fi

@@ -684,24 +684,40 @@ impl<D: ReadDomain, L: Liveness, C: Sync, R> DomainSlot<'_, D, L, C, R> {
     /// progress, or the owner is not live.
     #[inline]
     pub fn dispatch(&self, event: u32) -> Result<R, NotRegistered> {
-        self.domain.read(|| {
-            // Acquire: pairs with the Release store of ACTIVE in `register`.
-            if self.state.load_acquire() != ACTIVE {
-                return Err(NotRegistered);
-            }
-            // SAFETY: we are inside a critical section and loaded ACTIVE with
-            // Acquire, so the cell was written before that store and is not
-            // written again until a grace period that waits for us (type
-            // invariants).
-            let Some(reg) = (unsafe { self.reg.read() }) else {
-                // SAFETY: ACTIVE (loaded with Acquire) implies `Some` (type invariants).
-                unsafe { unreachable_active_none() }
-            };
-            if !reg.owner.is_live() {
-                return Err(NotRegistered);
-            }
-            Ok((reg.callback)(reg.ctx, event))
-        })
+        // SAFETY: `read` runs the closure inside a read-side critical section
+        // of the domain (`ReadDomain`'s contract).
+        self.domain
+            .read(|| unsafe { self.dispatch_in_section(event) })
+    }
+
+    /// [`DomainSlot::dispatch`] for a caller that is already inside a
+    /// read-side critical section of the domain, which it does not enter
+    /// again. In the kernel, a hard-IRQ handler is such a caller for RCU:
+    /// the region it runs in, with interrupts disabled, is a read-side
+    /// critical section of its own.
+    ///
+    /// # Safety
+    ///
+    /// The caller is inside a read-side critical section of the slot's
+    /// domain that lasts until this returns.
+    #[inline]
+    pub unsafe fn dispatch_in_section(&self, event: u32) -> Result<R, NotRegistered> {
+        // Acquire: pairs with the Release store of ACTIVE in `register`.
+        if self.state.load_acquire() != ACTIVE {
+            return Err(NotRegistered);
+        }
+        // SAFETY: we are inside a critical section (the caller's guarantee)
+        // and loaded ACTIVE with Acquire, so the cell was written before that
+        // store and is not written again until a grace period that waits for
+        // us (type invariants).
+        let Some(reg) = (unsafe { self.reg.read() }) else {
+            // SAFETY: ACTIVE (loaded with Acquire) implies `Some` (type invariants).
+            unsafe { unreachable_active_none() }
+        };
+        if !reg.owner.is_live() {
+            return Err(NotRegistered);
+        }
+        Ok((reg.callback)(reg.ctx, event))
     }
 
     /// Unregisters the callback: no new call enters, then waits for a grace

@@ -12,6 +12,6 @@ echo "=== end"
 check "a kernel without debug options" grep -q '^kernel: no debug options' /tmp/cal
 check_eq "online CPUs as booted" "$(grep -c ^processor /proc/cpuinfo)" \
 	sed -n 's/^cpus: \([0-9]*\) .*/\1/p' /tmp/cal
-check_eq "six variants measured" 6 grep -cE ' [0-9]+\.[0-9]  [0-9]+\.[0-9]+x$' /tmp/cal
+check_eq "seven variants measured" 7 grep -cE ' [0-9]+\.[0-9]  [0-9]+\.[0-9]+x$' /tmp/cal
 check "rmmod edu" unload
 scenario_end

@@ -55,7 +55,7 @@ dmesg | grep 'edu_client: .* events' | tail -n 3
 echo "--- in-kernel calibration (a debug kernel: it runs, its figures mean nothing)"
 cat /sys/kernel/debug/edu/calibrate | tee /tmp/cal
 check "calibration says this is a debug kernel" grep -q '^kernel: debug' /tmp/cal
-check_eq "calibration reports six variants" 6 sh -c "grep -cE ' [0-9]+\.[0-9]  [0-9]+\.[0-9]+x$' /tmp/cal"
+check_eq "calibration reports seven variants" 7 sh -c "grep -cE ' [0-9]+\.[0-9]  [0-9]+\.[0-9]+x$' /tmp/cal"
 check "rmmod edu" unload
 kmemleak_check "kmemleak clean"
 scenario_end
