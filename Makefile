@@ -15,9 +15,8 @@ include qemu/config.mk
 SHELL := /bin/bash
 TOP := $(CURDIR)
 OUT := $(TOP)/target
-KDIR_FILE := $(OUT)/kdir
-INITRD := $(OUT)/initramfs.cpio.gz
-GUEST_TARGET := x86_64-unknown-linux-gnu
+# ARCH (qemu/config.mk) picks the guest: the per-architecture paths and settings.
+include qemu/arch.mk
 # Static guest binaries: the /dev/eduN client, the VFIO rig and its criterion benchmarks.
 GUEST_PKGS := eductl vfio-rig
 GUEST_BINS := eductl edu-rig edu-rig-bench
@@ -32,13 +31,13 @@ export QEMU GUEST_TIMEOUT
 all: run
 
 setup:
-	@qemu/setup-host.sh $(CACHE) $(LLVM_VERSION)
+	@ARCH=$(ARCH) qemu/setup-host.sh $(CACHE) $(LLVM_VERSION)
 
 # Fetches, configures and builds the test kernel (cached), and records its build directory.
 kernel: setup
-	@mkdir -p $(OUT)
-	@src=$$(qemu/fetch-kernel.sh $(CACHE) $(KERNEL_SERIES) '$(KERNEL_VERSION)' $(KERNEL_SUITE)) && \
-	kdir=$$(qemu/build-kernel.sh "$$src" $(CACHE) qemu/kernel.config $(LLVM_VERSION)) && \
+	@mkdir -p $(OUT) $(ARCH_OUT)
+	@$(MAKE_FRAGMENT) src=$$(qemu/fetch-kernel.sh $(CACHE) $(KERNEL_SERIES) '$(KERNEL_VERSION)' $(KERNEL_SUITE)) && \
+	kdir=$$(KARCH=$(ARCH) qemu/build-kernel.sh "$$src" $(CACHE) $(KERNEL_FRAGMENT) $(LLVM_VERSION)) && \
 	echo "$$kdir" >$(KDIR_FILE)
 
 # With KDIR on the command line this builds against that tree only (a physical board's kernel).
@@ -47,24 +46,25 @@ driver:
 	@$(STEP) "build edu.ko against $(KDIR)" $(MAKE) -s -C driver KDIR=$(KDIR)
 else
 driver: kernel
-	@$(STEP) "build edu.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE))
+	@$(STEP) "build edu.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE)) $(DRIVER_MO)
 endif
 
 # The positive-control module (deliberate bugs), built like the driver against the test kernel.
 controls: kernel
 	@$(STEP) "build edu_break.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE)) \
-		MODDIR=$(TOP)/tests/controls
+		MODDIR=$(TOP)/tests/controls $(CONTROLS_MO)
 
 guest-tools: setup
 	@$(STEP) "build static guest tools" env \
-		CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" \
+		$(GUEST_RUSTFLAGS_VAR)="-C target-feature=+crt-static" $(GUEST_CARGO_ENV) \
 		cargo build -q --release --target $(GUEST_TARGET) $(addprefix -p ,$(GUEST_PKGS))
 
 initramfs: driver controls guest-tools
-	@$(STEP) "build initramfs" qemu/initramfs.sh $(INITRD) driver/edu.ko driver/edu_client.ko \
-		tests/controls/edu_break.ko -- $(GUEST_TOOLS)
+	@busybox=$$(qemu/fetch-busybox.sh $(CACHE) $(ARCH)) && $(STEP) "build initramfs" \
+		env BUSYBOX=$$busybox qemu/initramfs.sh $(INITRD) $(EDU_MODULES) $(CONTROL_MODULES) -- \
+		$(GUEST_TOOLS)
 
-GUEST_ENV = KERNEL=$$(cat $(KDIR_FILE))/arch/x86/boot/bzImage INITRD=$(INITRD)
+GUEST_ENV = KERNEL=$$(cat $(KDIR_FILE))/$(KERNEL_IMAGE) INITRD=$(INITRD) $(ARCH_RUN_ENV)
 
 run: initramfs
 	@$(GUEST_ENV) tests/run.sh --show --no-host demo
@@ -87,7 +87,7 @@ fuzz: initramfs
 		tests/run.sh --no-host fuzz
 
 shell: initramfs
-	@qemu/boot.sh $$(cat $(KDIR_FILE))/arch/x86/boot/bzImage $(INITRD) shell -device edu -device edu
+	@$(ARCH_RUN_ENV) qemu/boot.sh $$(cat $(KDIR_FILE))/$(KERNEL_IMAGE) $(INITRD) shell -device edu -device edu
 
 # Host criterion benchmarks of the dispatch fast path, then the guest's (the VFIO rig beside the
 # kernel driver); tables in target/bench/. QUICK=1 for a short run.
