@@ -64,7 +64,7 @@ for irq in msi intx; do
 done
 check_err "unknown --irq is EINVAL" EINVAL edu-rig --irq msix $bdf ident
 check_err "a device not on vfio-pci is ENODEV" ENODEV edu-rig 0000:00:00.0 ident
-check "no DMAR fault in the kernel log" no_dmesg 'DMAR: \[DMA'
+check "no IOMMU fault in the kernel log" no_dmesg "$IOMMU_FAULT"
 check "unbind from vfio-pci" from_vfio $bdf
 kmemleak_check "kmemleak clean"
 scenario_end
