@@ -32,9 +32,8 @@ export RUSTUP_TOOLCHAIN := $(RUST_TOOLCHAIN)
 SHELL := /bin/bash
 TOP := $(CURDIR)
 OUT := $(TOP)/target
-KDIR_FILE := $(OUT)/kdir
-INITRD := $(OUT)/initramfs.cpio.gz
-GUEST_TARGET := x86_64-unknown-linux-gnu
+# ARCH (qemu/config.mk) picks the guest: the per-architecture paths and settings.
+include qemu/arch.mk
 # Static guest binaries: the /dev/eduN client, the VFIO rig and its criterion benchmarks.
 GUEST_PKGS := eductl vfio-rig
 GUEST_BINS := eductl edu-rig edu-rig-bench
@@ -51,13 +50,13 @@ all: run
 # Rust first: without rustup, setup stops here with what to install.
 setup:
 	@qemu/setup-rust.sh
-	@qemu/setup-host.sh $(CACHE) $(LLVM_VERSION) $(BINDGEN_VERSION) '$(QEMU)'
+	@ARCH=$(ARCH) qemu/setup-host.sh $(CACHE) $(LLVM_VERSION) $(BINDGEN_VERSION) '$(QEMU)'
 
 # Fetches, configures and builds the test kernel (cached), and records its build directory.
 kernel: setup
-	@mkdir -p $(OUT)
-	@src=$$(qemu/fetch-kernel.sh $(CACHE) $(KERNEL_SERIES) '$(KERNEL_VERSION)' $(KERNEL_SUITE)) && \
-	kdir=$$(qemu/build-kernel.sh "$$src" $(CACHE) qemu/kernel.config $(LLVM_VERSION)) && \
+	@mkdir -p $(OUT) $(ARCH_OUT)
+	@$(MAKE_FRAGMENT) src=$$(qemu/fetch-kernel.sh $(CACHE) $(KERNEL_SERIES) '$(KERNEL_VERSION)' $(KERNEL_SUITE)) && \
+	kdir=$$(KARCH=$(ARCH) qemu/build-kernel.sh "$$src" $(CACHE) $(KERNEL_FRAGMENT) $(LLVM_VERSION)) && \
 	echo "$$kdir" >$(KDIR_FILE)
 
 # With KDIR on the command line this builds against that tree only (a physical board's kernel).
@@ -66,31 +65,32 @@ driver:
 	@$(STEP) "build edu.ko against $(KDIR)" $(MAKE) -s -C driver KDIR=$(KDIR)
 else
 driver: kernel
-	@$(STEP) "build edu.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE))
+	@$(STEP) "build edu.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE)) $(DRIVER_MO)
 endif
 
 # The positive-control modules (deliberate bugs), built like the driver against the test kernel:
 # edu_break.ko, and the driver itself with EDU_GUARD_BREAK=y (listener guards that skip the grace
 # period or ignore module_is_live) from a copy of its sources (qemu/driver-src.sh), as
 # edu_guard_break.ko.
-GUARD_BREAK_SRC := $(OUT)/guard-break/src
+GUARD_BREAK_SRC := $(ARCH_OUT)/guard-break/src
 controls: kernel
 	@$(STEP) "build edu_break.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE)) \
-		MODDIR=$(TOP)/tests/controls
+		MODDIR=$(TOP)/tests/controls $(CONTROLS_MO)
 	@$(STEP) "build edu_guard_break.ko" $(MAKE) -s -C $$(qemu/driver-src.sh $(GUARD_BREAK_SRC)) \
 		KDIR=$$(cat $(KDIR_FILE)) EDU_GUARD_BREAK=y
-	@cp $(GUARD_BREAK_SRC)/driver/edu.ko $(OUT)/edu_guard_break.ko
+	@cp $(GUARD_BREAK_SRC)/driver/edu.ko $(ARCH_OUT)/edu_guard_break.ko
 
 guest-tools: setup
 	@$(STEP) "build static guest tools" env \
-		CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" \
+		$(GUEST_RUSTFLAGS_VAR)="-C target-feature=+crt-static" $(GUEST_CARGO_ENV) \
 		cargo build -q --release --target $(GUEST_TARGET) $(addprefix -p ,$(GUEST_PKGS))
 
 initramfs: driver controls guest-tools
-	@$(STEP) "build initramfs" qemu/initramfs.sh $(INITRD) driver/edu.ko driver/edu_client.ko \
-		tests/controls/edu_break.ko $(OUT)/edu_guard_break.ko -- $(GUEST_TOOLS)
+	@busybox=$$(qemu/fetch-busybox.sh $(CACHE) $(ARCH)) && $(STEP) "build initramfs" \
+		env BUSYBOX=$$busybox qemu/initramfs.sh $(INITRD) $(EDU_MODULES) $(CONTROL_MODULES) \
+		$(ARCH_OUT)/edu_guard_break.ko -- $(GUEST_TOOLS)
 
-GUEST_ENV = KERNEL=$$(cat $(KDIR_FILE))/arch/x86/boot/bzImage INITRD=$(INITRD)
+GUEST_ENV = KERNEL=$$(cat $(KDIR_FILE))/$(KERNEL_IMAGE) INITRD=$(INITRD) $(ARCH_RUN_ENV)
 
 run: initramfs
 	@$(GUEST_ENV) tests/run.sh --show --quiet --no-host demo
@@ -113,13 +113,13 @@ fuzz: initramfs
 		tests/run.sh --no-host fuzz
 
 shell: initramfs
-	@qemu/boot.sh $$(cat $(KDIR_FILE))/arch/x86/boot/bzImage $(INITRD) shell -device edu -device edu
+	@$(ARCH_RUN_ENV) qemu/boot.sh $$(cat $(KDIR_FILE))/$(KERNEL_IMAGE) $(INITRD) shell -device edu -device edu
 
 # Host criterion benchmarks of the dispatch fast path, then the guest's (the VFIO rig beside the
 # kernel driver), then the in-kernel calibration on the bench kernel; tables in target/bench/.
 # QUICK=1 for a short run.
 # Performance is never measured on the debug kernel: the guest benchmarks boot the bench kernel.
-BENCH_ENV = KERNEL=$$(cat $(BENCH_KDIR_FILE))/arch/x86/boot/bzImage INITRD=$(BENCH_INITRD)
+BENCH_ENV = KERNEL=$$(cat $(BENCH_KDIR_FILE))/$(KERNEL_IMAGE) INITRD=$(BENCH_INITRD) $(ARCH_RUN_ENV)
 bench: bench-build
 	@$(STEP) "host benchmarks" env QUICK=$(QUICK) benches/run.sh
 	@$(STEP) "guest benchmarks (bench kernel)" env $(BENCH_ENV) \
@@ -129,19 +129,20 @@ bench: bench-build
 # The bench kernel: the test kernel's fragment with qemu/kernel-bench.config on top (no lockdep,
 # KASAN, kmemleak or other debug options), cached like the test kernel under its own key; the
 # driver built against it in its own directory; an initramfs with that edu.ko and the guest tools.
-BENCH := $(OUT)/bench
+BENCH := $(ARCH_OUT)/bench
 BENCH_KDIR_FILE := $(BENCH)/kdir
 BENCH_INITRD := $(BENCH)/initramfs.cpio.gz
 bench-build: setup guest-tools
 	@mkdir -p $(BENCH)
-	@src=$$(qemu/fetch-kernel.sh $(CACHE) $(KERNEL_SERIES) '$(KERNEL_VERSION)' $(KERNEL_SUITE)) && \
-	kdir=$$(qemu/build-kernel.sh "$$src" $(CACHE) qemu/kernel.config $(LLVM_VERSION) \
+	@$(MAKE_FRAGMENT) src=$$(qemu/fetch-kernel.sh $(CACHE) $(KERNEL_SERIES) '$(KERNEL_VERSION)' $(KERNEL_SUITE)) && \
+	kdir=$$(KARCH=$(ARCH) qemu/build-kernel.sh "$$src" $(CACHE) $(KERNEL_FRAGMENT) $(LLVM_VERSION) \
 		qemu/kernel-bench.config) && \
 	echo "$$kdir" >$(BENCH_KDIR_FILE)
 	@$(STEP) "build edu.ko against the bench kernel" $(MAKE) -s -C \
 		$$(qemu/driver-src.sh $(BENCH)/src) KDIR=$$(cat $(BENCH_KDIR_FILE))
-	@$(STEP) "build the bench initramfs" qemu/initramfs.sh $(BENCH_INITRD) $(BENCH)/src/driver/edu.ko \
-		-- $(GUEST_TOOLS)
+	@busybox=$$(qemu/fetch-busybox.sh $(CACHE) $(ARCH)) && $(STEP) "build the bench initramfs" \
+		env BUSYBOX=$$busybox qemu/initramfs.sh $(BENCH_INITRD) $(BENCH)/src/driver/edu.ko -- \
+		$(GUEST_TOOLS)
 
 # Boots the bench kernel with tests/scenarios/bench_kernel.sh at -smp 1 and -smp 2 and writes
 # target/bench/kernel.md (tests/bench-kernel.sh).

@@ -6,6 +6,8 @@
 # FRAGMENT is merged on top of tinyconfig, then each DELTA on top of that, later lines winning
 # (the bench kernel is the test kernel's fragment plus qemu/kernel-bench.config). Without a
 # DELTA the key is the one a single fragment always had.
+# Environment: KARCH, the kernel's architecture (x86_64 unless set; arm64 cross-builds with the
+# same clang). Any other architecture is part of the cache key; x86_64's key is as it always was.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 SRC=$1 CACHE=$2 FRAGMENT=$(readlink -f "$3") LLVM=$4
@@ -14,14 +16,16 @@ FRAGMENTS=("$FRAGMENT")
 for f in "$@"; do FRAGMENTS+=("$(readlink -f "$f")"); done
 export PATH=$CACHE/bindgen/bin:$PATH LIBCLANG_PATH=/usr/lib/llvm-$LLVM/lib
 JOBS=${JOBS:-$(nproc)}
+KARCH=${KARCH:-x86_64}
 
 ver=$(basename "$(readlink -f "$SRC")")
-key=$( { cat "${FRAGMENTS[@]}"; rustc --version; bindgen --version; "clang-$LLVM" --version | head -n1; } |
+key=$( { cat "${FRAGMENTS[@]}"; [ "$KARCH" = x86_64 ] || echo "ARCH=$KARCH"; rustc --version; bindgen --version; "clang-$LLVM" --version | head -n1; } |
 	sha256sum | cut -c1-12)
 BUILD=$CACHE/build/$ver-$key
+[ "$KARCH" = x86_64 ] || BUILD=$CACHE/build/$KARCH-$ver-$key
 
 kmake() {
-	make -C "$SRC" O="$BUILD" ARCH=x86_64 LLVM=-"$LLVM" -j"$JOBS" "$@"
+	make -C "$SRC" O="$BUILD" ARCH="$KARCH" LLVM=-"$LLVM" -j"$JOBS" "$@"
 }
 
 # What the fragments ask for: each option's last line ("CONFIG_X=v" or "# CONFIG_X is not set"),
@@ -73,7 +77,7 @@ if [ -f "$BUILD/.built" ]; then
 	exit 0
 fi
 mkdir -p "$BUILD"
-step "configure kernel $ver" configure >&2
-step "build kernel $ver ($JOBS jobs, ~6 min the first time)" build >&2
+step "configure kernel $ver ($KARCH)" configure >&2
+step "build kernel $ver for $KARCH ($JOBS jobs, ~6 min the first time)" build >&2
 touch "$BUILD/.built"
 echo "$BUILD"

@@ -11,9 +11,11 @@ KERNEL_SUITE ?= trixie-backports
 # Cache outside the repository: toolchain, kernel source and kernel builds.
 CACHE ?= $(HOME)/.cache/edu-rust
 
+# The guest's architecture: x86_64 (q35) or arm64 (QEMU's virt machine; everything cross-built).
+ARCH ?= x86_64
 # The QEMU binary that boots the guest (a name on PATH or a path): setup checks that it runs,
 # is version 10 or newer and has the edu device.
-QEMU ?= qemu-system-x86_64
+QEMU ?= $(if $(filter arm64,$(ARCH)),qemu-system-aarch64,qemu-system-x86_64)
 # Seconds a guest may run before the harness kills it and fails the run.
 GUEST_TIMEOUT ?= 900
 # LLVM suffix of the clang/libclang used for bindgen.

@@ -3,6 +3,7 @@
 # Rust toolchain): Debian packages, QEMU (checked: the binary QEMU names, >= 10, with the edu
 # device) and bindgen-cli at the pinned version. Idempotent: a second run only checks.
 # Usage: setup-host.sh CACHE LLVM_VERSION BINDGEN_VERSION QEMU
+# Environment: ARCH, the guest architecture (x86_64 unless set; arm64 adds the cross tools).
 set -euo pipefail
 here=$(dirname "$0")
 . "$here/lib.sh"
@@ -19,6 +20,14 @@ PACKAGES=(build-essential flex bison bc libelf-dev libssl-dev kmod cpio xz-utils
 QEMU_PKG=qemu-system-x86
 QEMU_DEFAULT=qemu-system-x86_64
 QEMU_MIN_MAJOR=10
+RUST_TARGET=
+# arm64: the guest tools are static glibc binaries linked by Debian's cross gcc, for rustup's
+# aarch64-unknown-linux-gnu target; QEMU's virt machine is in qemu-system-arm (backports too).
+if [ "${ARCH:-x86_64}" = arm64 ]; then
+	PACKAGES+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross)
+	QEMU_PKG=qemu-system-arm QEMU_DEFAULT=qemu-system-aarch64
+	RUST_TARGET=aarch64-unknown-linux-gnu
+fi
 
 missing_packages() {
 	local p
@@ -75,7 +84,13 @@ install_bindgen() {
 	"$bin" --version
 }
 
+# The Rust target of the guest tools, beside the pinned toolchain's own (rust-toolchain.toml).
+install_rust_target() {
+	rustup target list --installed | grep -qx "$RUST_TARGET" || rustup target add "$RUST_TARGET"
+}
+
 mkdir -p "$CACHE"
 step "host packages" install_packages
+[ -z "$RUST_TARGET" ] || step "Rust target $RUST_TARGET" install_rust_target
 step "QEMU ($QEMU)" "$here/check-qemu.sh" "$QEMU" "$QEMU_MIN_MAJOR"
 step "bindgen-cli $BINDGEN_VERSION" install_bindgen

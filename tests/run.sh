@@ -16,7 +16,9 @@
 # "PASS: name" / "FAIL: name (why)" lines (tests/guest/lib.sh) on the results channel (the
 # guest's second serial port, target/guest/NAME.out); the kernel console goes to NAME.log. A run
 # passes only if every check passed, the script reached its end and exited 0, the guest powered
-# off in time, and the kernel log shows no splat.
+# off in time, and the kernel log shows no splat. A "# skip-arch: ARCH REASON" header line skips
+# the scenario on that guest architecture (GUEST_ARCH, default x86_64): it is counted as
+# skipped, with its reason, in the closing line and in KTAP ("# SKIP"), never as passed.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/qemu/lib.sh"
@@ -44,7 +46,8 @@ logdir=${GUEST_LOG_DIR:-$top/target/guest}
 # The Makefile passes qemu/config.mk's GUEST_TIMEOUT; this default is for direct use.
 guest_timeout=${GUEST_TIMEOUT:-900}
 mkdir -p "$logdir"
-total_pass=0 total_fail=0
+total_pass=0 total_fail=0 total_skip=0
+guest_arch=${GUEST_ARCH:-x86_64}
 failures=()
 # Every run's results also go to a KTAP file (Documentation/dev-tools/ktap.rst): one subtest per
 # scenario (and one for the host tests), its checks nested inside.
@@ -141,6 +144,15 @@ guest() {
 		failures+=("$name: no such scenario")
 		total_fail=$((total_fail + 1))
 		ktap_subtest "$name" "FAIL: no such scenario"
+		return
+	fi
+	local skip
+	skip=$(sed -n "s/^# skip-arch: $guest_arch //p" "$file" | head -n 1)
+	if [ -n "$skip" ]; then
+		echo "SKIP: scenario $name on $guest_arch ($skip)"
+		ktap_n=$((ktap_n + 1))
+		echo "ok $ktap_n $name # SKIP on $guest_arch: ${skip//#/No.}" >>"$ktap_body"
+		total_skip=$((total_skip + 1))
 		return
 	fi
 	local qargs append
@@ -299,5 +311,9 @@ if [ ${#failures[@]} -gt 0 ]; then
 	echo "failures:"
 	printf '  %s\n' "${failures[@]}"
 fi
-echo "$total_pass passed, $total_fail failed"
+if [ $total_skip -gt 0 ]; then
+	echo "$total_pass passed, $total_fail failed, $total_skip skipped"
+else
+	echo "$total_pass passed, $total_fail failed"
+fi
 [ "$total_fail" -eq 0 ]

@@ -162,6 +162,15 @@ ladder_trace() {
 	dmesg | sed -n "s/.*${3:+ $3:} $1 $what \([0-9]*\) ([^)]*)\$/\1/p" | tr '\n' ' ' | sed 's/ $//'
 }
 
+# intx_chip: the interrupt controller that /proc/interrupts names for a PCI INTx line: the I/O
+# APIC on x86, the GIC on arm64 (QEMU's virt machine routes INTx to GICv3 SPIs).
+intx_chip() {
+	case $(uname -m) in
+	aarch64) echo GICv3 ;;
+	*) echo IO-APIC ;;
+	esac
+}
+
 # edu_bdfs: the PCI addresses of every edu device, one per line.
 edu_bdfs() {
 	local d

@@ -20,6 +20,10 @@ from_vfio() {
 	echo >/sys/bus/pci/devices/$1/driver_override
 }
 
+# IOMMU_FAULT: what an IOMMU translation fault looks like in the kernel log: the Intel IOMMU's
+# "DMAR: [DMA Read/Write ...]" on x86, the SMMUv3's "event 0x.. received" on arm64.
+IOMMU_FAULT='DMAR: \[DMA\|arm-smmu-v3 .*: event 0x[0-9a-f]* received'
+
 # uptime_s: seconds since boot, with centiseconds.
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 

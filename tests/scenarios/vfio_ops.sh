@@ -76,7 +76,7 @@ check "RUST_LOG=vfio_ioctls=debug shows vfio-ioctls' own messages" \
 	sh -c "RUST_LOG=vfio_ioctls=debug edu-rig $bdf ident 2>&1 | grep -q '^edu-rig: DEBUG vfio_ioctls[a-z_:]*: Region #0'"
 check "without RUST_LOG no debug line" sh -c "! edu-rig $bdf ident 2>&1 | grep -q DEBUG"
 check_err "a device not on vfio-pci is ENODEV" ENODEV edu-rig 0000:00:00.0 ident
-check "no DMAR fault in the kernel log" no_dmesg 'DMAR: \[DMA'
+check "no IOMMU fault in the kernel log" no_dmesg "$IOMMU_FAULT"
 check "unbind from vfio-pci" from_vfio $bdf
 kmemleak_check "kmemleak clean"
 scenario_end
