@@ -65,7 +65,7 @@ driver:
 	@$(STEP) "build edu.ko against $(KDIR)" $(MAKE) -s -C driver KDIR=$(KDIR)
 else
 driver: kernel
-	@$(STEP) "build edu.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE)) $(DRIVER_MO)
+	@$(STEP) "build edu.ko" $(MAKE) -s -C $(DRIVER_DIR) KDIR=$$(cat $(KDIR_FILE))
 endif
 
 # The positive-control modules (deliberate bugs), built like the driver against the test kernel:
@@ -75,7 +75,7 @@ endif
 GUARD_BREAK_SRC := $(ARCH_OUT)/guard-break/src
 controls: kernel
 	@$(STEP) "build edu_break.ko" $(MAKE) -s -C driver KDIR=$$(cat $(KDIR_FILE)) \
-		MODDIR=$(TOP)/tests/controls $(CONTROLS_MO)
+		MODDIR=$(CONTROLS_DIR)
 	@$(STEP) "build edu_guard_break.ko" $(MAKE) -s -C $$(qemu/driver-src.sh $(GUARD_BREAK_SRC)) \
 		KDIR=$$(cat $(KDIR_FILE)) EDU_GUARD_BREAK=y
 	@cp $(GUARD_BREAK_SRC)/driver/edu.ko $(ARCH_OUT)/edu_guard_break.ko

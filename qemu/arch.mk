@@ -1,12 +1,15 @@
 # What depends on the guest architecture, ARCH (qemu/config.mk): x86_64 boots q35, arm64 boots
 # QEMU's virt machine with a cross-built kernel, driver and guest tools. Included by the Makefile
 # after OUT is set. x86_64 keeps the paths it always had; arm64 builds under $(OUT)/arm64, with
-# the modules built out of tree there (kbuild's MO=) so the two architectures never share objects.
+# the modules built from copies of their sources there: kbuild builds one configuration of an
+# external module per source tree, so the two architectures never share a tree or an object.
 ifeq ($(ARCH),x86_64)
 GUEST_TARGET := x86_64-unknown-linux-gnu
 KERNEL_FRAGMENT := qemu/kernel.config
 KERNEL_IMAGE := arch/x86/boot/bzImage
 ARCH_OUT := $(OUT)
+DRIVER_DIR := driver
+CONTROLS_DIR := $(TOP)/tests/controls
 EDU_MODULES := driver/edu.ko driver/edu_client.ko
 CONTROL_MODULES := tests/controls/edu_break.ko
 else ifeq ($(ARCH),arm64)
@@ -17,9 +20,12 @@ KERNEL_FRAGMENT := $(OUT)/arm64/kernel.config
 MAKE_FRAGMENT := qemu/arch-fragment.sh qemu/kernel.config qemu/kernel-arm64.config $(KERNEL_FRAGMENT) &&
 KERNEL_IMAGE := arch/arm64/boot/Image
 ARCH_OUT := $(OUT)/arm64
-DRIVER_MO := MO=$(ARCH_OUT)/driver
-CONTROLS_MO := MO=$(ARCH_OUT)/controls
-EDU_MODULES := $(ARCH_OUT)/driver/edu.ko $(ARCH_OUT)/driver/edu_client.ko
+# Shell words that copy the sources (timestamps kept: an unchanged copy is not rebuilt) and
+# print the copy's directory.
+DRIVER_DIR := $$(qemu/driver-src.sh $(ARCH_OUT)/src)
+CONTROLS_DIR := $$(mkdir -p $(ARCH_OUT)/controls && \
+	cp -a tests/controls/Kbuild tests/controls/*.c $(ARCH_OUT)/controls/ && echo $(ARCH_OUT)/controls)
+EDU_MODULES := $(ARCH_OUT)/src/driver/edu.ko $(ARCH_OUT)/src/driver/edu_client.ko
 CONTROL_MODULES := $(ARCH_OUT)/controls/edu_break.ko
 # Static glibc binaries, linked by Debian's cross gcc (gcc-aarch64-linux-gnu, setup-host.sh).
 GUEST_CARGO_ENV := CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Boots the guest benchmark scenario (tests/scenarios/bench_guest.sh: edu-rig-bench, the VFIO
-# rig beside the kernel driver) and extracts its final table into target/bench/guest.md; then,
-# unless QUICK (GUEST_APPEND=bench_quick=1), runs the race scenario (tests/scenarios/vfio_race.sh)
-# with its full cycle counts, 1000 MSI + 200 INTx probe/remove cycles and 200 kernel
-# unbind/bind cycles (`make test` runs a short race), and appends its lifecycle table.
-# Usage: KERNEL=... INITRD=... vfio-rig/bench-guest.sh   (as the Makefile's GUEST_ENV passes them)
+# rig beside the kernel driver) and extracts its final table into target/bench/guest.md and its
+# chart guest.svg; then runs the race scenario (tests/scenarios/vfio_race.sh): 1000 MSI + 200 INTx
+# probe/remove cycles and 200 kernel unbind/bind cycles, a tenth of that when QUICK
+# (GUEST_APPEND=bench_quick=1; `make test` runs a shorter race), appends its lifecycle table and
+# charts its callers' latency in race-latency.svg.
+# Usage: KERNEL=... INITRD=... vfio-rig/bench-guest.sh   (as the Makefile's BENCH_ENV passes them)
 # Environment: GUEST_LOG_DIR (default target/guest), like tests/run.sh; RACE_TIMEOUT (seconds,
-# default 3600) bounds the full race run; RACE_CYCLES, RACE_INTX_CYCLES and RACE_KERNEL_CYCLES
-# (defaults 1000, 200, 200) set its counts.
+# default 3600) bounds the race run; RACE_CYCLES, RACE_INTX_CYCLES and RACE_KERNEL_CYCLES set
+# its counts.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${KERNEL:?KERNEL must name the guest kernel}" "${INITRD:?INITRD must name the initramfs}"
@@ -40,11 +41,15 @@ echo "$table" | awk -F'|' 'BEGIN { print "operation\tpath\tmedian ns\tratio" }
 (cd "$top" && cargo run -q --release -p edu-benches --bin edu-plot -- bars \
 	"VFIO rig vs kernel driver, TCG guest, $(date -u +%Y-%m-%d)" "median ns per operation" \
 	"${out%.md}.tsv" "${out%.md}.svg") || status=1
+# The race with its full counts (1000 MSI, 200 INTx, 200 kernel cycles), or a tenth of them in
+# a quick run; RACE_CYCLES, RACE_INTX_CYCLES, RACE_KERNEL_CYCLES override them.
 case " ${GUEST_APPEND:-} " in
-*" bench_quick=1 "*) ;;
-*)
+*" bench_quick=1 "*) msi=100 intx=20 kernel=20 ;;
+*) msi=1000 intx=200 kernel=200 ;;
+esac
+{
 	GUEST_TIMEOUT=${RACE_TIMEOUT:-3600} \
-		GUEST_APPEND="${GUEST_APPEND:-} race_cycles=${RACE_CYCLES:-1000} race_intx_cycles=${RACE_INTX_CYCLES:-200} race_kernel_cycles=${RACE_KERNEL_CYCLES:-200}" \
+		GUEST_APPEND="${GUEST_APPEND:-} race_cycles=${RACE_CYCLES:-$msi} race_intx_cycles=${RACE_INTX_CYCLES:-$intx} race_kernel_cycles=${RACE_KERNEL_CYCLES:-$kernel}" \
 		"$top/tests/run.sh" --no-host vfio_race || status=1
 	race=$(sed -n '/^=== lifecycle table/,/^=== end/p' "$logdir/vfio_race.out" 2>/dev/null |
 		sed '1d;$d')
@@ -70,7 +75,6 @@ case " ${GUEST_APPEND:-} " in
 			"microseconds per call" target/bench/race-latency.tsv target/bench/race-latency.svg) ||
 			status=1
 	fi
-	;;
-esac
+}
 echo "bench-guest: wrote ${out#"$top"/}"
 exit $status
