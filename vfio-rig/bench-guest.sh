@@ -10,6 +10,8 @@
 # default 3600) bounds the race run; RACE_CYCLES, RACE_INTX_CYCLES and RACE_KERNEL_CYCLES set
 # its counts.
 set -uo pipefail
+# The scenarios run on the bench kernel, which has no kmemleak (tests/guest/lib.sh).
+export GUEST_APPEND="${GUEST_APPEND:-} bench_kernel=1"
 top=$(cd "$(dirname "$0")/.." && pwd)
 : "${KERNEL:?KERNEL must name the guest kernel}" "${INITRD:?INITRD must name the initramfs}"
 logdir=${GUEST_LOG_DIR:-$top/target/guest}
