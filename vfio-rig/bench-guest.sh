@@ -41,7 +41,7 @@ echo "$table" | awk -F'|' 'BEGIN { print "operation\tpath\tmedian ns\tratio" }
 		if ($4 != "-") print $2 "\tkernel (/dev/eduN)\t" $4 "\t"
 	}' >"${out%.md}.tsv"
 (cd "$top" && cargo run -q --release -p edu-benches --bin edu-plot -- bars \
-	"VFIO rig vs kernel driver, TCG guest, $(date -u +%Y-%m-%d)" "median ns per operation" \
+	"VFIO rig vs kernel driver, TCG guest (bench kernel), $(date -u +%Y-%m-%d)" "median ns per operation" \
 	"${out%.md}.tsv" "${out%.md}.svg") || status=1
 # The race with its full counts (1000 MSI, 200 INTx, 200 kernel cycles), or a tenth of them in
 # a quick run; RACE_CYCLES, RACE_INTX_CYCLES, RACE_KERNEL_CYCLES override them.
@@ -73,7 +73,7 @@ esac
 				{ n = split($2, q, ","); for (i = 1; i <= n; i++) print $1 "\t" q[i] }' \
 			>"$top/target/bench/race-latency.tsv"
 		(cd "$top" && cargo run -q --release -p edu-benches --bin edu-plot -- cdf \
-			"Callers' latency during probe/remove churn, TCG guest, $(date -u +%Y-%m-%d)" \
+			"Callers' latency during probe/remove churn, TCG guest (bench kernel), $(date -u +%Y-%m-%d)" \
 			"microseconds per call" target/bench/race-latency.tsv target/bench/race-latency.svg) ||
 			status=1
 	fi

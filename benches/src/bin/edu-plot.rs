@@ -81,12 +81,15 @@ fn bars(title: &str, ylabel: &str, input: &str, output: &str) -> Res<()> {
     let base = min / 2.0;
     // Each group is one unit wide on the x axis; its bars share 80% of it.
     let width = 0.8 / series.len() as f64;
-    let root = SVGBackend::new(output, (960, 540)).into_drawing_area();
+    // Group labels are written downwards below their bars: long names need height, not width.
+    let longest = groups.iter().map(|g| g.len()).max().unwrap_or(0) as u32;
+    let label_area = 30 + 7 * longest;
+    let root = SVGBackend::new(output, (960, 470 + label_area)).into_drawing_area();
     root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
         .margin(12)
-        .x_label_area_size(70)
+        .x_label_area_size(label_area)
         .y_label_area_size(70)
         // Logarithmic: the variants differ by two orders of magnitude.
         .build_cartesian_2d(0f64..groups.len() as f64, (base..max * 2.0).log_scale())?;
@@ -95,18 +98,16 @@ fn bars(title: &str, ylabel: &str, input: &str, output: &str) -> Res<()> {
         .disable_x_mesh()
         .y_desc(ylabel)
         .y_label_formatter(&|y| format!("{y}"))
-        .x_labels(groups.len() * 2 + 1)
-        .x_label_formatter(&|x| {
-            let i = x.floor() as usize;
-            // Label each group once, at its middle.
-            if (x - i as f64 - 0.5).abs() < 1e-6 {
-                groups.get(i).cloned().unwrap_or_default()
-            } else {
-                String::new()
-            }
-        })
-        .x_label_style(("sans-serif", 13))
+        // The group names are drawn below, written downwards: long names need height, not width.
+        .x_labels(0)
         .draw()?;
+    let down = ("sans-serif", 13)
+        .into_font()
+        .transform(FontTransform::Rotate90);
+    for (i, name) in groups.iter().enumerate() {
+        let (x, y) = chart.backend_coord(&(i as f64 + 0.5, base));
+        root.draw(&Text::new(name.as_str(), (x + 6, y + 8), down.clone()))?;
+    }
     for (s, name) in series.iter().enumerate() {
         let colour = Palette99::pick(s).filled();
         let mine: Vec<_> = bars.iter().filter(|b| b.1 == s).collect();
