@@ -4,7 +4,7 @@
 # refused with EAGAIN whenever it comes during one: this shows it happening. No call may reach
 # the client once its exit began, and no call may outlive its unregister (KASAN).
 # qemu: -device edu
-# append: storm_rounds=10
+# append: storm_rounds=20
 . /tests/lib.sh
 check "insmod edu listener_guard=0" load listener_guard=0
 storm_rmmod "module guard" "$storm_rounds"

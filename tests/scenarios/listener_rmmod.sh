@@ -5,7 +5,7 @@
 # none may outlive its unregister (KASAN). tests/scenarios/controls.sh (variant rcu) runs the same
 # rounds on the two deliberately broken guards and shows each oracle fire.
 # qemu: -device edu
-# append: storm_rounds=10
+# append: storm_rounds=20
 . /tests/lib.sh
 check "insmod edu (listener_guard=1 by default)" load
 storm_rmmod "rcu guard" "$storm_rounds"
