@@ -73,6 +73,13 @@ impl<'a> Ladder<'a> {
         }
     }
 
+    fn log_err(&self, args: core::fmt::Arguments<'_>) {
+        match self.dev {
+            Some(dev) => dev_err!(dev, "{}", args),
+            None => pr_err!("{}", args),
+        }
+    }
+
     /// Begins the next step, called `what`, which must succeed. Fails here if this is the
     /// injected failure.
     pub(crate) fn step(&mut self, what: &'static str) -> Result<Step<'_, 'a>> {
@@ -118,25 +125,14 @@ impl Step<'_, '_> {
     /// Logs that the step failed with `e`, and returns `e`.
     fn failed(&self, e: Error, why: &str) -> Error {
         let l = self.ladder;
-        match l.dev {
-            Some(dev) => dev_err!(
-                dev,
-                "{} step {} ({}) failed{}: error {}\n",
-                l.name,
-                self.k,
-                self.what,
-                why,
-                e.to_errno()
-            ),
-            None => pr_err!(
-                "{} step {} ({}) failed{}: error {}\n",
-                l.name,
-                self.k,
-                self.what,
-                why,
-                e.to_errno()
-            ),
-        }
+        l.log_err(format_args!(
+            "{} step {} ({}) failed{}: error {}\n",
+            l.name,
+            self.k,
+            self.what,
+            why,
+            e.to_errno()
+        ));
         e
     }
 
