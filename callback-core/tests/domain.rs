@@ -18,6 +18,8 @@ use callback_core::domain::{EpochDomain, LiveFlag};
 use callback_core::owners::{membarrier_available, MAX_THREADS};
 use callback_core::{DomainSlot, NotRegistered, ReadDomain, UnregisterError, WouldDeadlock};
 
+mod common;
+
 /// One registration generation.
 struct Gen {
     /// Set right after the `unregister` (or `retire`) that removed it returned.
@@ -47,6 +49,8 @@ fn on_event(g: &'static Gen, ev: u32) -> u64 {
 struct Outcome {
     gens: usize,
     late: u64,
+    /// Dispatches that found their registration cleared under them (see `counting_torn`).
+    torn: u64,
     ok: u64,
     refused: u64,
 }
@@ -58,17 +62,19 @@ fn run_stress<D: ReadDomain>(domain: &D, run_for: Duration) -> Outcome {
     let stop = AtomicBool::new(false);
     let ok = AtomicU64::new(0);
     let refused = AtomicU64::new(0);
+    let torn = AtomicU64::new(0);
     let mut gens: Vec<&'static Gen> = Vec::new();
     thread::scope(|s| {
         for t in 0..2u32 {
-            let (slot, stop, ok, refused) = (&slot, &stop, &ok, &refused);
+            let (slot, stop, ok, refused, torn) = (&slot, &stop, &ok, &refused, &torn);
             s.spawn(move || {
                 let mut ev = t;
                 while !stop.load(Ordering::Relaxed) {
                     ev = ev.wrapping_mul(1_103_515_245).wrapping_add(12345);
-                    match slot.dispatch(ev >> 8) {
-                        Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
-                        Err(NotRegistered) => refused.fetch_add(1, Ordering::Relaxed),
+                    match common::counting_torn(torn, || slot.dispatch(ev >> 8)) {
+                        Some(Ok(_)) => ok.fetch_add(1, Ordering::Relaxed),
+                        Some(Err(NotRegistered)) => refused.fetch_add(1, Ordering::Relaxed),
+                        None => 0,
                     };
                 }
             });
@@ -103,6 +109,7 @@ fn run_stress<D: ReadDomain>(domain: &D, run_for: Duration) -> Outcome {
     Outcome {
         gens: gens.len(),
         late: gens.iter().map(|g| g.late.load(Ordering::SeqCst)).sum(),
+        torn: torn.load(Ordering::SeqCst),
         ok: ok.load(Ordering::SeqCst),
         refused: refused.load(Ordering::SeqCst),
     }
@@ -111,10 +118,11 @@ fn run_stress<D: ReadDomain>(domain: &D, run_for: Duration) -> Outcome {
 fn stress<D: ReadDomain>(domain: &D) {
     let o = run_stress(domain, Duration::from_millis(400));
     eprintln!(
-        "{} gens, {} calls, {} refused, {} late",
-        o.gens, o.ok, o.refused, o.late
+        "{} gens, {} calls, {} refused, {} late, {} torn",
+        o.gens, o.ok, o.refused, o.late, o.torn
     );
     assert_eq!(o.late, 0, "calls ran after their removal returned");
+    assert_eq!(o.torn, 0, "registrations cleared under a dispatch");
     assert!(o.gens >= 20 && o.ok > 100 && o.refused > 0);
 }
 
@@ -149,20 +157,11 @@ unsafe impl ReadDomain for LyingDomain {
 
 #[test]
 fn stress_catches_a_lying_domain() {
-    // A late call needs a dispatcher inside the window between an unregister and the end of the
-    // registration's use: usually the first 400 ms have hundreds, but a dispatcher descheduled
-    // for that long has none, so a run without any is repeated, up to 10 times.
     let domain = LyingDomain(EpochDomain::new());
-    let mut ok = 0;
-    for _ in 0..10 {
+    common::catches_late_calls(10, || {
         let o = run_stress(&domain, Duration::from_millis(400));
-        ok += o.ok;
-        if o.late > 0 {
-            assert!(ok > 100);
-            return;
-        }
-    }
-    panic!("the stress test missed calls after their removal in 10 runs");
+        (o.late + o.torn, o.ok)
+    });
 }
 
 /// A blocked call keeps `unregister` waiting, in both modes; meanwhile dispatch is refused.
