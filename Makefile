@@ -10,6 +10,8 @@
 #   make kernel  fetch, configure and build the test kernel (cached in CACHE)
 #   make driver  build edu.ko against the test kernel
 #   make driver KDIR=/path/to/kernel/build   build edu.ko for another (Rust-enabled) kernel
+#   make test KDIR=/path/to/kernel/build   the suite on that kernel (run, shell, guest-test too)
+#   make check-kconfig [KDIR=...]   the options the driver and the tests need, yes/no per option
 #   make controls    build the positive-control modules (tests/controls/edu_break.ko, edu_guard_break.ko)
 #   make guest-tools    build the static guest binaries (eductl, edu-rig, edu-rig-bench)
 #   make initramfs    build the guest's initramfs (driver, modules, guest tools)
@@ -43,7 +45,7 @@ STEP = source qemu/lib.sh && step
 export QEMU GUEST_TIMEOUT
 
 .PHONY: all run test shell setup kernel driver controls guest-tools initramfs bench host-test \
-	guest-test fuzz clean clean-cache help bench-kernel bench-build
+	guest-test fuzz clean clean-cache help bench-kernel bench-build check-kconfig
 
 all: run
 
@@ -53,20 +55,33 @@ setup:
 	@ARCH=$(ARCH) qemu/setup-host.sh $(CACHE) $(LLVM_VERSION) $(BINDGEN_VERSION) '$(QEMU)'
 
 # Fetches, configures and builds the test kernel (cached), and records its build directory.
+# With KDIR on the command line it records that tree instead, after checking that the driver can
+# run there and reporting what else it lacks (qemu/kconfig.sh).
+ifdef USER_KDIR
+kernel: setup
+	@mkdir -p $(OUT) $(ARCH_OUT)
+	@qemu/kconfig.sh --brief $(USER_KDIR) $(ARCH)
+	@test -r $(USER_KDIR)/$(KERNEL_IMAGE) || \
+		{ echo "error: $(USER_KDIR)/$(KERNEL_IMAGE): no kernel image there (build the tree first)" >&2; exit 1; }
+	@echo "$(USER_KDIR)" >$(KDIR_FILE)
+else
 kernel: setup
 	@mkdir -p $(OUT) $(ARCH_OUT)
 	@$(MAKE_FRAGMENT) src=$$(qemu/fetch-kernel.sh $(CACHE) $(KERNEL_SERIES) '$(KERNEL_VERSION)' $(KERNEL_SUITE)) && \
 	kdir=$$(KARCH=$(ARCH) qemu/build-kernel.sh "$$src" $(CACHE) $(KERNEL_FRAGMENT) $(LLVM_VERSION)) && \
 	echo "$$kdir" >$(KDIR_FILE)
-
-# With KDIR on the command line this builds against that tree only (a physical board's kernel).
-ifeq ($(origin KDIR),command line)
-driver:
-	@$(STEP) "build edu.ko against $(KDIR)" $(MAKE) -s -C driver KDIR=$(KDIR)
-else
-driver: kernel
-	@$(STEP) "build edu.ko" $(MAKE) -s -C $(DRIVER_DIR) KDIR=$$(cat $(KDIR_FILE))
 endif
+
+# Which options the driver and the tests need, yes or no for each, in KDIR (default: the test
+# kernel) and what a missing one skips (tests/kconfig-needs).
+check-kconfig:
+	@qemu/kconfig.sh $(or $(USER_KDIR),$$(cat $(KDIR_FILE) 2>/dev/null || \
+		{ echo "error: no test kernel yet: make kernel, or give KDIR=" >&2; echo /nonexistent; })) $(ARCH)
+
+# edu.ko and edu_client.ko for the kernel in use (KDIR=: the user's tree).
+driver: kernel
+	@$(STEP) "build edu.ko against $$(cat $(KDIR_FILE))" $(MAKE) -s -C $(DRIVER_DIR) KDIR=$$(cat $(KDIR_FILE))
+	@$(if $(USER_KDIR),echo "modules: $(EDU_MODULES)")
 
 # The positive-control modules (deliberate bugs), built like the driver against the test kernel:
 # edu_break.ko, and the driver itself with EDU_GUARD_BREAK=y (listener guards that skip the grace
@@ -90,7 +105,9 @@ initramfs: driver controls guest-tools
 		env BUSYBOX=$$busybox qemu/initramfs.sh $(INITRD) $(EDU_MODULES) $(CONTROL_MODULES) \
 		$(ARCH_OUT)/edu_guard_break.ko -- $(GUEST_TOOLS)
 
-GUEST_ENV = KERNEL=$$(cat $(KDIR_FILE))/$(KERNEL_IMAGE) INITRD=$(INITRD) $(ARCH_RUN_ENV)
+# KCONFIG_MISSING: what the kernel lacks of tests/kconfig-needs (none for the test kernel).
+GUEST_ENV = KERNEL=$$(cat $(KDIR_FILE))/$(KERNEL_IMAGE) INITRD=$(INITRD) $(ARCH_RUN_ENV) \
+	KCONFIG_MISSING="$$(qemu/kconfig.sh --missing $$(cat $(KDIR_FILE)) $(ARCH))"
 
 run: initramfs
 	@$(GUEST_ENV) tests/run.sh --show --quiet --no-host demo
@@ -119,7 +136,8 @@ shell: initramfs
 # kernel driver), then the in-kernel calibration on the bench kernel; tables in target/bench/.
 # QUICK=1 for a short run.
 # Performance is never measured on the debug kernel: the guest benchmarks boot the bench kernel.
-BENCH_ENV = KERNEL=$$(cat $(BENCH_KDIR_FILE))/$(KERNEL_IMAGE) INITRD=$(BENCH_INITRD) $(ARCH_RUN_ENV)
+BENCH_ENV = KERNEL=$$(cat $(BENCH_KDIR_FILE))/$(KERNEL_IMAGE) INITRD=$(BENCH_INITRD) $(ARCH_RUN_ENV) \
+	KCONFIG_MISSING="$$(qemu/kconfig.sh --missing $$(cat $(BENCH_KDIR_FILE)) $(ARCH))"
 bench: bench-build
 	@$(STEP) "host benchmarks" env QUICK=$(QUICK) benches/run.sh
 	@$(STEP) "guest benchmarks (bench kernel)" env $(BENCH_ENV) \

@@ -6,7 +6,8 @@
 #        --show: print each scenario's results channel as it runs; --quiet: without its PASS
 #        lines (they are counted all the same; FAIL lines are shown), as `make run` does
 #        (no scenario: every scenario of tests/scenarios/ not marked "# manual")
-# Environment: KERNEL, INITRD (required for guest runs), QEMU, GUEST_TIMEOUT (seconds),
+# Environment: KERNEL, INITRD (required for guest runs), QEMU, GUEST_TIMEOUT (seconds per scenario),
+#              GUEST_GROUP=0 (every scenario boots alone; see group_key),
 #              GUEST_APPEND (kernel arguments added to every scenario's),
 #              GUEST_LOG_DIR (default target/guest), KTAP_OUT (the KTAP file of the run,
 #              default target/test.ktap).
@@ -48,6 +49,11 @@ guest_timeout=${GUEST_TIMEOUT:-900}
 mkdir -p "$logdir"
 total_pass=0 total_fail=0 total_skip=0
 guest_arch=${GUEST_ARCH:-x86_64}
+# The features of tests/kconfig-needs the guest kernel lacks, as qemu/kconfig.sh --missing prints
+# them (the Makefile passes them for every kernel; none for the test kernel): a scenario that
+# needs one ("# needs:" header) is skipped, and the guest's own checks learn them from
+# kconfig_missing= on the kernel command line (tests/guest/lib.sh: have).
+kconfig_missing=${KCONFIG_MISSING:-}
 failures=()
 # Every run's results also go to a KTAP file (Documentation/dev-tools/ktap.rst): one subtest per
 # scenario (and one for the host tests), its checks nested inside.
@@ -115,17 +121,24 @@ host_tests() {
 	total_fail=$((total_fail + failed))
 }
 
-# judge RC LOG OUT SCRIPT [SPLATS]: prints why a guest run failed, one reason per line, nothing
-# if it passed. RC is QEMU's exit status (124: killed by the timeout), LOG the kernel console, OUT
+# judge [--part] RC LOG OUT SCRIPT [SPLATS]: prints why a guest run failed, one reason per line,
+# nothing if it passed. --part: LOG and OUT are one scenario's part of a group's boot, which only
+# the last part sees power off. RC is QEMU's exit status (124: killed by the timeout), LOG the kernel console, OUT
 # the results channel (tests/guest/lib.sh, qemu/init), SCRIPT the scenario, whose "# log: REGEX"
 # lines name console lines that must appear (for what happens after the script, such as the
 # driver's shutdown at power-off); at most SPLATS (default 5) distinct splat lines.
 judge() {
+	local part=0
+	if [ "$1" = --part ]; then
+		part=1
+		shift
+	fi
 	local rc=$1 log=$2 out=$3 script=$4 splats=${5:-5} status regex
 	[ "$rc" -eq 124 ] && echo "timeout: the guest ran longer than ${guest_timeout}s"
-	grep -q '^GUEST-DONE' "$log" || echo "no power-off: the guest did not reach its end (qemu status $rc)"
+	[ $part -eq 1 ] || grep -q '^GUEST-DONE' "$log" ||
+		echo "no power-off: the guest did not reach its end (qemu status $rc)"
 	grep -q '^SCENARIO-END$' "$out" || echo "early stop: the script did not reach its end"
-	status=$(sed -n 's/^=== scenario .* exit \([0-9]*\)$/\1/p' "$out")
+	status=$(sed -n 's/^=== scenario .* exit \([0-9]*\)\( at .*\)\{0,1\}$/\1/p' "$out")
 	[ "${status:-none}" = 0 ] || echo "exit status: the script exited ${status:-without a status}"
 	grep -E "$SPLATS" "$log" | sort -u | head -n "$splats" | sed 's/^/kernel log shows: /'
 	grep '^FAIL: ' "$out" | sed 's/^/check: /'
@@ -146,13 +159,19 @@ guest() {
 		ktap_subtest "$name" "FAIL: no such scenario"
 		return
 	fi
-	local skip
+	local skip need w lacks=
 	skip=$(sed -n "s/^# skip-arch: $guest_arch //p" "$file" | head -n 1)
 	if [ -n "$skip" ]; then
-		echo "SKIP: scenario $name on $guest_arch ($skip)"
-		ktap_n=$((ktap_n + 1))
-		echo "ok $ktap_n $name # SKIP on $guest_arch: ${skip//#/No.}" >>"$ktap_body"
-		total_skip=$((total_skip + 1))
+		skip_scenario "$name" "on $guest_arch: $skip"
+		return
+	fi
+	for need in $(sed -n 's/^# needs: //p' "$file"); do
+		for w in $kconfig_missing; do
+			[ "${w%%:*}" = "$need" ] && lacks+=" CONFIG_${w#*:}"
+		done
+	done
+	if [ -n "$lacks" ]; then
+		skip_scenario "$name" "the kernel lacks${lacks//,/ CONFIG_} (qemu/kconfig.sh)"
 		return
 	fi
 	local qargs append
@@ -167,6 +186,43 @@ guest() {
 	else
 		boot_and_judge "$name" "$name" "$append" "$qargs" ""
 	fi
+}
+
+# skip_scenario NAME REASON: counts scenario NAME as skipped, with REASON.
+skip_scenario() {
+	echo "SKIP: scenario $1 ($2)"
+	ktap_n=$((ktap_n + 1))
+	echo "ok $ktap_n $1 # SKIP ${2//#/No.}" >>"$ktap_body"
+	total_skip=$((total_skip + 1))
+}
+
+# group_key NAME: how scenario NAME boots, its QEMU arguments and kernel arguments; nothing if it
+# boots alone: a positive control, a scenario that talks to QEMU's monitor ("# qmp") or checks the
+# console after its end ("# log:"), one skipped here, one that asks to ("# alone"), or every
+# scenario with GUEST_GROUP=0. Scenarios with the same key share a boot (qemu/init runs them one
+# after the other, each from a clean state), which saves a debug kernel's boot and power-off
+# (~12 s under TCG) per scenario.
+group_key() {
+	local file=$top/tests/scenarios/$1.sh need w
+	[ "${GUEST_GROUP:-1}" = 1 ] && [ -f "$file" ] || return 0
+	! grep -qE '^# (control: |qmp$|log: |alone$)' "$file" || return 0
+	! grep -q "^# skip-arch: $guest_arch " "$file" || return 0
+	for need in $(sed -n 's/^# needs: //p' "$file"); do
+		for w in $kconfig_missing; do [ "${w%%:*}" != "$need" ] || return 0; done
+	done
+	echo "$(sed -n 's/^# qemu: //p' "$file" | tr '\n' ' ')|$(sed -n 's/^# append: //p' "$file" | tr '\n' ' ')"
+}
+
+# group A,B,...: boots scenarios A, B, ... together (one alone as guest does) and judges each.
+group() {
+	local first=${1%%,*} file
+	if [ "$first" = "$1" ]; then
+		guest "$1"
+		return
+	fi
+	file=$top/tests/scenarios/$first.sh
+	boot_and_judge "$1" "${1//,/+}" "$(sed -n 's/^# append: //p' "$file" | tr '\n' ' ')" \
+		"$(sed -n 's/^# qemu: //p' "$file" | tr '\n' ' ')" ""
 }
 
 # qmp_agent OUT SOCKET LOG: forwards every "QMP: ..." line the guest prints on its results
@@ -184,10 +240,13 @@ qmp_agent() {
 	done
 }
 
-# boot_and_judge SCENARIO LABEL APPEND QEMU_ARGS EXPECT: one guest run, logs under LABEL.
+# boot_and_judge SCENARIO[,SCENARIO...] LABEL APPEND QEMU_ARGS EXPECT: one guest run, logs under
+# LABEL; several scenarios run one after the other in it (a group, below), each judged on its own
+# part of the logs.
 boot_and_judge() {
 	local name=$1 label=$2 append=$3 qargs=$4 expect=$5
-	local log=$logdir/$label.log out=$logdir/$label.out t0 rc tailer= agent= qmp=
+	local log=$logdir/$label.log out=$logdir/$label.out t0 rc tailer= agent= qmp= timeout
+	local count=$(($(tr -cd , <<<"$name" | wc -c) + 1))
 	t0=$(date +%s.%N)
 	echo "==> scenario $label"
 	: >"$out"
@@ -202,7 +261,7 @@ boot_and_judge() {
 		fi
 		tailer=$!
 	fi
-	if grep -q '^# qmp$' "$top/tests/scenarios/$name.sh"; then
+	if [ "$count" -eq 1 ] && grep -q '^# qmp$' "$top/tests/scenarios/$name.sh"; then
 		# The scenario asks for monitor commands by printing "QMP: COMMAND ARG=VALUE..." on its
 		# results channel (tests/guest/lib.sh: qmp); replies go to LABEL.qmp.log.
 		qmp=$logdir/$label.qmp
@@ -210,8 +269,10 @@ boot_and_judge() {
 		qmp_agent "$out" "$qmp" "$logdir/$label.qmp.log" &
 		agent=$!
 	fi
+	[ -z "$kconfig_missing" ] || append+=" kconfig_missing=${kconfig_missing// /+}"
+	timeout=$((guest_timeout * count))
 	# shellcheck disable=SC2086
-	QMP=$qmp RESULTS=$out GUEST_APPEND="$append ${GUEST_APPEND:-}" timeout "$guest_timeout" \
+	QMP=$qmp RESULTS=$out GUEST_APPEND="$append ${GUEST_APPEND:-}" timeout "$timeout" \
 		"$top/qemu/boot.sh" "$KERNEL" "$INITRD" "$name" $qargs </dev/null 2>&1 |
 		tr -d '\r' >"$log"
 	rc=${PIPESTATUS[0]}
@@ -222,16 +283,52 @@ boot_and_judge() {
 		wait "$p" 2>/dev/null
 	done
 	sed -i 's/\r$//' "$out"
+	if [ "$count" -gt 1 ]; then
+		split_group "$label" "$name"
+		local n last=${name##*,} prc end start=0
+		for n in ${name//,/ }; do
+			# QEMU's status is the last part's, or that of the part where the run stopped.
+			prc=$rc
+			end=$(sed -n "s/^=== scenario $n exit [0-9]* at \([0-9.]*\)$/\1/p" "$logdir/$n.out")
+			[ "$n" = "$last" ] || [ -z "$end" ] || prc=0
+			verdict "$n" "$n" "$prc" "" "$(echo "${end:-$start} - $start" | bc)" "in $label" \
+				"$([ "$n" = "$last" ] || echo --part)"
+			start=${end:-$start}
+		done
+	else
+		verdict "$name" "$label" "$rc" "$expect" "$(echo "$(date +%s.%N) - $t0" | bc)" "" ""
+	fi
+}
+
+# split_group LABEL A,B,...: splits a group's logs LABEL.out and LABEL.log into each scenario's
+# A.out, A.log, ...: its results between its "=== scenario" lines, its console from its marker
+# (qemu/init) to the next one's, the boot before the first marker going to the first scenario.
+split_group() {
+	local n
+	for n in ${2//,/ }; do
+		awk -v n="$n" '/^=== scenario / { on = ($3 == n) } on' "$logdir/$1.out" >"$logdir/$n.out"
+	done
+	awk -v names="$2" -v dir="$logdir" 'BEGIN { k = split(names, a, ","); f = dir "/" a[1] ".log" }
+		/edu-test: === scenario / { n = $NF; for (i = 1; i <= k; i++) if (a[i] == n) f = dir "/" n ".log" }
+		{ print > f }' "$logdir/$1.log"
+}
+
+# verdict NAME LABEL RC EXPECT SECONDS WHERE [--part]: judges the run of scenario NAME whose logs
+# are LABEL.log and LABEL.out, and counts it; WHERE is printed beside its time.
+verdict() {
+	local name=$1 label=$2 rc=$3 expect=$4 secs=$5 where=$6 part=$7
+	local log=$logdir/$label.log out=$logdir/$label.out
 	# A positive control's own check lines are expected to fail: shown indented, so that only
 	# the harness's verdict on the control starts a line with PASS or FAIL.
-	[ $show -eq 1 ] || grep -E '^(PASS|FAIL): ' "$out" | sed "${expect:+s/^/  guest: /}"
-	local passed failed reasons
+	[ $show -eq 1 ] || grep -E '^(PASS|FAIL|SKIP): ' "$out" | sed "${expect:+s/^/  guest: /}"
+	local passed failed skipped reasons l
 	passed=$(grep -c '^PASS: ' "$out")
 	failed=$(grep -c '^FAIL: ' "$out")
+	skipped=$(grep -c '^SKIP: ' "$out")
 	if [ -n "$expect" ]; then
 		# A positive control: the harness must fail this run, for each expected reason.
 		reasons=$(judge "$rc" "$log" "$out" "$top/tests/scenarios/$name.sh" 1000)
-		passed=0 failed=0
+		passed=0 failed=0 skipped=0
 		local regex verdicts=
 		while read -r regex; do
 			if echo "$reasons" | grep -qE "$regex"; then
@@ -247,18 +344,21 @@ boot_and_judge() {
 		ktap_subtest "$label" "$verdicts"
 	else
 		# Every reason fails the run; failed checks are already counted.
-		reasons=$(judge "$rc" "$log" "$out" "$top/tests/scenarios/$name.sh")
+		reasons=$(judge $part "$rc" "$log" "$out" "$top/tests/scenarios/$name.sh")
 		local extra
 		extra=$(echo "$reasons" | grep -v -e '^check: ' -e '^$' | wc -l)
 		failed=$((failed + extra))
 		while read -r l; do [ -n "$l" ] && failures+=("$label: $l"); done <<<"$reasons"
-		ktap_subtest "$label" "$(grep -E '^(PASS|FAIL): ' "$out"
+		ktap_subtest "$label" "$(grep -E '^(PASS|FAIL|SKIP): ' "$out"
 			echo "$reasons" | grep -v -e '^check: ' -e '^$' | sed 's/^/FAIL: harness: /')"
 	fi
-	printf '<== scenario %s: %d passed, %d failed (%.1fs, logs %s, %s)\n' "$label" "$passed" \
-		"$failed" "$(echo "$(date +%s.%N) - $t0" | bc)" "${log#"$top"/}" "${out#"$top"/}"
+	local skips=
+	[ "$skipped" -eq 0 ] || skips=", $skipped skipped"
+	printf '<== scenario %s: %d passed, %d failed%s (%.1fs%s, logs %s, %s)\n' "$label" "$passed" \
+		"$failed" "$skips" "$secs" "${where:+ $where}" "${log#"$top"/}" "${out#"$top"/}"
 	total_pass=$((total_pass + passed))
 	total_fail=$((total_fail + failed))
+	total_skip=$((total_skip + skipped))
 }
 
 # Each fence and ordering of the callback core, removed in turn, must make a loom model fail.
@@ -303,7 +403,26 @@ setup_checks() {
 [ $host -eq 1 ] && step "setup checks" setup_checks
 if [ ${#scenarios[@]} -gt 0 ]; then
 	: "${KERNEL:?KERNEL must name the guest kernel}" "${INITRD:?INITRD must name the initramfs}"
-	for s in "${scenarios[@]}"; do guest "$s"; done
+	# Scenarios that boot alike share one boot, run in the place of the group's first.
+	declare -A members=()
+	order=()
+	for s in "${scenarios[@]}"; do
+		key=$(group_key "$s")
+		if [ -z "$key" ]; then
+			order+=("$s")
+		elif [ -z "${members[$key]+set}" ]; then
+			order+=("@$key")
+			members[$key]=$s
+		else
+			members[$key]+=",$s"
+		fi
+	done
+	for o in "${order[@]}"; do
+		case $o in
+		@*) group "${members[${o#@}]}" ;;
+		*) guest "$o" ;;
+		esac
+	done
 fi
 ktap_write
 echo "KTAP results: ${ktap_out#"$top"/}"

@@ -4,7 +4,8 @@
 # (fake QEMU binaries: missing, too old, no version, no edu device, '-device help' failing, good),
 # setup-host.sh's pinned bindgen-cli (a fake cargo), qemu/fetch-kernel.sh (fake apt output: the
 # pinned version present, vanished, the whole series gone) and `make help` (every target, every
-# setting of qemu/config.mk with its default). Nothing here touches the network, the real cache
+# setting of qemu/config.mk with its default), and the kernel options: qemu/kconfig.sh on fake
+# build trees, the harness skipping a scenario whose needs are missing, lib.sh's have. Nothing here touches the network, the real cache
 # or the system: every fake lives in a temporary directory.
 #
 # Then each mutation of MUTATIONS (the logic of one check broken in a copy of the scripts) must
@@ -248,6 +249,93 @@ else
 fi
 expect "make help lists BINDGEN_VERSION" ok "^  BINDGEN_VERSION \?= $bindgen_version\$" echo "$help"
 
+# --- kernel options: qemu/kconfig.sh, the harness's skips, lib.sh's have ------------------------
+# A fake build tree whose .config has every option tests/kconfig-needs names for x86_64; then
+# copies of it without one option, or with it as a module.
+kc=$tmp/kconfig
+mkdir -p "$kc/full"
+{
+	echo CONFIG_X86_64=y
+	awk '!/^#/ && NF && ($2 == "any" || $2 == "x86_64") { for (i = 3; i <= NF && $i != "--"; i++) print "CONFIG_" $i "=y" }' \
+		"$root/tests/kconfig-needs" | sort -u
+} >"$kc/full/.config"
+# tree NAME SED: a copy of the full tree with SED applied to its .config; prints its directory.
+tree() {
+	mkdir -p "$kc/$1"
+	sed "$2" "$kc/full/.config" >"$kc/$1/.config"
+	echo "$kc/$1"
+}
+kconfig() { "$root/qemu/kconfig.sh" "$@"; }
+expect "kconfig: a tree with every option has them all" ok "^all options present" kconfig "$kc/full" x86_64
+expect "kconfig: ... and nothing missing" ok "^$" kconfig --missing "$kc/full" x86_64
+expect "kconfig: without CONFIG_RUST the driver cannot run" fail "^  CONFIG_RUST +no$" \
+	kconfig "$(tree no-rust '/^CONFIG_RUST=/d')" x86_64
+expect "kconfig: without CONFIG_ZONE_DMA (x86_64) the driver cannot run" fail "driver cannot run" \
+	kconfig --brief "$(tree no-zone-dma '/^CONFIG_ZONE_DMA=/d')" x86_64
+expect "kconfig: without CONFIG_DEBUG_KMEMLEAK, kmemleak is missing" ok "^kmemleak:DEBUG_KMEMLEAK\$" \
+	kconfig --missing "$(tree no-kmemleak '/^CONFIG_DEBUG_KMEMLEAK=/d')" x86_64
+expect "kconfig: without CONFIG_FAILSLAB, failnth is skipped" ok "skips scenarios failnth" \
+	kconfig --brief "$(tree no-failslab '/^CONFIG_FAILSLAB=/d')" x86_64
+expect "kconfig: an option built as a module does not count" ok "^  CONFIG_VFIO_PCI +no \(a module" \
+	kconfig "$(tree vfio-m 's/^CONFIG_VFIO_PCI=y/CONFIG_VFIO_PCI=m/')" x86_64
+expect "kconfig: an arm64 tree with ARCH=x86_64 names the right ARCH" fail "add ARCH=arm64" \
+	kconfig "$(tree arm64 's/^CONFIG_X86_64=y/CONFIG_ARM64=y/')" x86_64
+expect "kconfig: a directory without .config" fail "no kernel configuration" kconfig "$tmp" x86_64
+# The harness skips a scenario whose "# needs:" feature is missing, without booting it.
+expect "run.sh: a scenario that needs a missing feature is skipped, with the options" ok \
+	"^SKIP: scenario failnth \(the kernel lacks CONFIG_FAILSLAB CONFIG_FAIL_PAGE_ALLOC " \
+	env KERNEL=/nonexistent INITRD=/nonexistent GUEST_LOG_DIR="$tmp/guest" KTAP_OUT="$tmp/k.ktap" \
+	KCONFIG_MISSING="kunit:KUNIT faultinject:FAILSLAB,FAIL_PAGE_ALLOC" "$root/tests/run.sh" --no-host failnth
+expect "run.sh: ... counted as skipped" ok "^0 passed, 0 failed, 1 skipped$" cat <<<"$(
+	env KERNEL=/nonexistent INITRD=/nonexistent GUEST_LOG_DIR="$tmp/guest" KTAP_OUT="$tmp/k.ktap" \
+	KCONFIG_MISSING="faultinject:FAILSLAB" "$root/tests/run.sh" --no-host failnth 2>&1)"
+# Scenarios that boot alike share a boot, each judged on its own part of the logs: a fake QEMU
+# plays the guest (qemu/init's markers), with a failed check and a splat in the second part only.
+fake "$tmp/guest-qemu" qemu '
+prev= results= append=
+for a in "$@"; do
+	[ "$prev" = -serial ] && case $a in file:*) results=${a#file:} ;; esac
+	[ "$prev" = -append ] && append=$a
+	prev=$a
+done
+t=1
+for s in $(sed -n "s/.*scenario=\([^ ]*\).*/\1/p" <<<"$append" | tr , " "); do
+	echo "[    $t.000000] edu-test: === scenario $s"
+	echo "=== scenario $s" >>"$results"
+	if [ $s = lifetime ]; then
+		echo "FAIL: two (broken)" >>"$results"
+		echo "[    $t.500000] BUG: KASAN: slab-use-after-free in fake"
+	else
+		echo "PASS: one" >>"$results"
+	fi
+	t=$((t + 1))
+	printf "SCENARIO-END\n=== scenario %s exit 0 at %s.0\n" $s $t >>"$results"
+done
+echo GUEST-DONE'
+grouped() {
+	env QEMU="$tmp/guest-qemu/qemu" KERNEL=/nonexistent INITRD=/nonexistent GUEST_LOG_DIR="$tmp/guest" \
+		KTAP_OUT="$tmp/k.ktap" "$@" "$root/tests/run.sh" --no-host basic lifetime 2>&1
+}
+group_out=$(grouped)
+expect "run.sh: scenarios that boot alike share one boot" ok '^==> scenario basic\+lifetime$' echo "$group_out"
+expect "run.sh: ... the first is judged on its part alone" ok '^<== scenario basic: 1 passed, 0 failed \(2\.0s in basic\+lifetime' \
+	echo "$group_out"
+expect "run.sh: ... the second's failed check and splat are its own" ok \
+	'^<== scenario lifetime: 0 passed, 2 failed \(1\.0s in basic\+lifetime' echo "$group_out"
+expect "run.sh: ... and its splat is named" ok '^  lifetime: kernel log shows: .*BUG: KASAN' echo "$group_out"
+expect "run.sh: GUEST_GROUP=0 boots each alone" ok '^==> scenario lifetime$' echo "$(grouped GUEST_GROUP=0)"
+
+# lib.sh's have: a missing feature skips each check named, with the options.
+have_out=$(bash -c ". '$root/tests/guest/lib.sh'; kconfig_missing=kmemleak:DEBUG_KMEMLEAK+kunit:KUNIT,KUNIT_DEBUGFS
+	have kunit one two; echo \"kunit \$?\"" 2>&1)
+have_yes=$(bash -c ". '$root/tests/guest/lib.sh'; kconfig_missing=kmemleak:DEBUG_KMEMLEAK+kunit:KUNIT
+	have vfio three; echo \"vfio \$?\"" 2>&1)
+expect "lib.sh: have skips each named check of a missing feature" ok \
+	"^SKIP: two \(the kernel lacks CONFIG_KUNIT CONFIG_KUNIT_DEBUGFS\)$" echo "$have_out"
+expect "lib.sh: ... and answers no" ok "^kunit 1$" echo "$have_out"
+expect "lib.sh: have answers yes, silently, for a feature present" ok "^silent: vfio 0$" \
+	echo "silent: ${have_yes//$'\n'/|}"
+
 # --- mutations ----------------------------------------------------------------------------------
 # 'FILE :: SED :: CHECK': one piece of logic broken in a copy of the tree (sed expression SED on FILE);
 # the check whose name starts with CHECK must fail on it.
@@ -269,31 +357,52 @@ MUTATIONS=(
 	'qemu/fetch-kernel.sh :: s/grep -qxF "\$VERSION"/grep -qF "$VERSION.0"/ :: fetch-kernel: the pinned version, when present'
 	'Makefile :: s/^export RUSTUP_TOOLCHAIN/unexport RUSTUP_TOOLCHAIN/ :: make exports RUSTUP_TOOLCHAIN'
 	'Makefile :: /^#   make controls/d :: make help lists every target'
+	'qemu/kconfig.sh :: s/=y\$" "\$config"/=[ym]$" "$config"/ :: kconfig: an option built as a module'
+	'qemu/kconfig.sh :: s/\[ "\$feature" = driver \] \&\& driver_missing=1/:/ :: kconfig: without CONFIG_RUST'
+	'qemu/kconfig.sh :: s/"^# needs:/"^# wants:/ :: kconfig: without CONFIG_FAILSLAB'
+	'qemu/kconfig.sh :: s/\[ "\$farch" = any \] || // :: kconfig: without CONFIG_RUST'
+	'tests/run.sh :: s/\[ "\${w%%:\*}" = "\$need" \] \&\& lacks+=/false \&\& lacks+=/ :: run.sh: a scenario that needs'
+	'tests/run.sh :: s/f = dir "\/" n ".log"/f = f/ :: run.sh: ... the first is judged'
+	'tests/run.sh :: s/\[ \$part -eq 1 \] || grep -q .^GUEST-DONE./grep -q "^GUEST-DONE"/ :: run.sh: ... the first is judged'
+	'tests/run.sh :: s/on = (\$3 == n)/on = 1/ :: run.sh: ... the second'
+	'tests/guest/lib.sh :: s/\[ "\${w%%:\*}" = "\$feature" \] || continue/:/ :: lib.sh: have answers yes'
 	'Makefile :: s/printf .  %s ?= %s\\n. "\$\$var" "\$\$def"/printf "  %s = %s\\n" "$$var" "$$now"/ :: make help lists every setting'
 )
-mutate() { # FILE SED CHECK
-	local m=$tmp/mutant
+mutate() { # N FILE SED CHECK
+	local m=$tmp/mutant$1
 	rm -rf "$m"
-	mkdir -p "$m"
+	mkdir -p "$m/tests"
 	cp -r "$root/Makefile" "$root/qemu" "$root/rust-toolchain.toml" "$m/"
-	cp "$m/$1" "$m/$1.orig"
-	sed -i "$2" "$m/$1"
-	if cmp -s "$m/$1" "$m/$1.orig"; then
+	cp -r "$root/tests/run.sh" "$root/tests/kconfig-needs" "$root/tests/scenarios" "$root/tests/guest" "$m/tests/"
+	cp "$m/$2" "$m/$2.orig"
+	sed -i "$3" "$m/$2"
+	if cmp -s "$m/$2" "$m/$2.orig"; then
 		echo "NOT APPLIED"
 		return
 	fi
-	SETUP_ROOT=$m bash "$0" --no-mutations >"$tmp/mutant.out" 2>&1
-	if grep -qE "^FAIL: $3" "$tmp/mutant.out"; then
-		echo "caught by: $(grep -m1 -E "^FAIL: $3" "$tmp/mutant.out" | sed 's/^FAIL: //' | cut -c1-90)"
+	SETUP_ROOT=$m bash "$0" --no-mutations >"$m.out" 2>&1
+	if grep -qE "^FAIL: $4" "$m.out"; then
+		echo "caught by: $(grep -m1 -E "^FAIL: $4" "$m.out" | sed 's/^FAIL: //' | cut -c1-90)"
 	else
-		echo "NOT CAUGHT ($(grep -c '^FAIL: ' "$tmp/mutant.out") other failures)"
+		echo "NOT CAUGHT ($(grep -c '^FAIL: ' "$m.out") other failures)"
 	fi
 }
 if [ $mutations -eq 1 ]; then
+	# The mutants run in parallel, one per CPU; their verdicts are read in order.
+	i=0
+	for mu in "${MUTATIONS[@]}"; do
+		file=${mu%% :: *} rest=${mu#* :: }
+		i=$((i + 1))
+		while [ "$(jobs -rp | wc -l)" -ge "$(nproc)" ]; do wait -n; done
+		mutate $i "$file" "${rest%% :: *}" "${rest#* :: }" >"$tmp/verdict$i" &
+	done
+	wait
+	i=0
 	for mu in "${MUTATIONS[@]}"; do
 		file=${mu%% :: *} rest=${mu#* :: }
 		expr=${rest%% :: *} check=${rest#* :: }
-		verdict=$(mutate "$file" "$expr" "$check")
+		i=$((i + 1))
+		verdict=$(cat "$tmp/verdict$i")
 		case $verdict in
 		caught*) pass "mutation of $file ($expr): $verdict" ;;
 		*) fail "mutation of $file ($expr) is caught by '$check'" "$verdict" ;;

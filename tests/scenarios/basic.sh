@@ -6,9 +6,12 @@ check_eq "modinfo alias" "alias:          pci:v00001234d000011E8sv*sd*bc*sc*i*" 
 	sh -c "modinfo edu | grep '^alias'"
 check "insmod edu" load
 kunit=/sys/kernel/debug/kunit/edu/results
-check "KUnit: the edu suite ran at load" test -r $kunit
-check_eq "KUnit: 9 edu tests passed" 9 sh -c "grep -cE '^ +ok [0-9]+ ' $kunit"
-check "KUnit: no edu test failed" sh -c "! grep -q 'not ok' $kunit"
+if have kunit "KUnit: the edu suite ran at load" "KUnit: 9 edu tests passed" \
+	"KUnit: no edu test failed"; then
+	check "KUnit: the edu suite ran at load" test -r $kunit
+	check_eq "KUnit: 9 edu tests passed" 9 sh -c "grep -cE '^ +ok [0-9]+ ' $kunit"
+	check "KUnit: no edu test failed" sh -c "! grep -q 'not ok' $kunit"
+fi
 check "/dev/edu0 exists" test -c /dev/edu0
 bdf=$(edu_bdfs | head -n 1)
 check_eq "bound to edu driver" edu basename "$(readlink /sys/bus/pci/devices/$bdf/driver)"

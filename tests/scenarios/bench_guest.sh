@@ -2,6 +2,7 @@
 # on vfio-pci, one on the edu driver. Run from the host with vfio-rig/bench-guest.sh (make bench),
 # which extracts the final table into target/bench/guest.md.
 # manual
+# needs: vfio
 # qemu: -device intel-iommu,intremap=on -device edu -device edu
 # append: intel_iommu=on
 . /tests/lib.sh

@@ -2,6 +2,7 @@
 # host by tests/bench-kernel.sh (make bench-kernel) at -smp 1 and -smp 2, which extracts the
 # table into target/bench/kernel.md. It refuses a debug kernel: timings are never taken there.
 # manual
+# needs: debugfs
 # qemu: -device edu
 . /tests/lib.sh
 check "insmod edu" load

@@ -6,6 +6,7 @@
 # storm+rmmod rounds (tests/guest/lib.sh: storm_rmmod, as listener_rmmod does) on the two
 # deliberately broken RCU guards of edu_guard_break.ko (driver/ built with EDU_GUARD_BREAK=y):
 # listener_guard=3 ignores module_is_live, listener_guard=2 skips the grace period.
+# needs: kasan kmemleak hungtask oracles
 # qemu: -device edu
 # append: kasan_multi_shot
 # control: early early stop: the script did not reach its end

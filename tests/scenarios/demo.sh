@@ -5,6 +5,7 @@
 # section's tally and any FAIL line, and fails if any check failed.
 # Race length: demo_race_cycles (rig probe/remove cycles) and demo_kernel_cycles (kernel
 # unbind/bind cycles) on the kernel command line.
+# needs: vfio
 # qemu: -device intel-iommu,intremap=on -device edu -device edu
 # append: intel_iommu=on
 . /tests/lib.sh

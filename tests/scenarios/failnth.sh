@@ -14,6 +14,7 @@
 # each N: any line matching the harness's splat list fails the N, except the Call Trace of a
 # warn_alloc() report.
 # KUnit is off: the module's KUnit suite would run at each of the hundreds of loads.
+# needs: faultinject
 # append: kunit.enable=0 kasan_multi_shot
 # qemu: -device edu
 . /tests/lib.sh

@@ -3,6 +3,7 @@
 # factorial waits and hold the file open. Every caller gets ENODEV, close is safe, nothing splats;
 # added back, it is /dev/eduN again and works.
 # skip-arch: arm64 virt has no ACPI hotplug; 7.3's native pciehp trips lockdep on removal (kernel.config)
+# needs: hotplug
 # qmp
 # qemu: -device pcie-root-port,id=rp1,slot=1,chassis=1 -device edu,bus=rp1,id=e1
 . /tests/lib.sh

@@ -3,6 +3,7 @@
 # the rig releases it and exits 1 with a clear error, never panics; added back, the device is
 # bound to vfio-pci again and works.
 # skip-arch: arm64 virt has no ACPI hotplug; 7.3's native pciehp trips lockdep on removal (kernel.config)
+# needs: hotplug vfio
 # qmp
 # qemu: -device intel-iommu,intremap=on
 # qemu: -device pcie-root-port,id=rp1,slot=1,chassis=1 -device edu,bus=rp1,id=e1

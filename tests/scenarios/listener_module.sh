@@ -4,8 +4,9 @@
 # refused with EAGAIN whenever it comes during one: this shows it happening. No call may reach
 # the client once its exit began, and no call may outlive its unregister (KASAN).
 # qemu: -device edu
-# append: storm_rounds=20
 . /tests/lib.sh
+# Rounds of storm and rmmod; storm_rounds=N on the kernel command line overrides.
+storm_rounds=${storm_rounds:-20}
 check "insmod edu listener_guard=0" load listener_guard=0
 storm_rmmod "module guard" "$storm_rounds"
 check "module guard: rmmod was refused with EAGAIN while an interrupt held the reference" \

@@ -5,8 +5,9 @@
 # none may outlive its unregister (KASAN). tests/scenarios/controls.sh (variant rcu) runs the same
 # rounds on the two deliberately broken guards and shows each oracle fire.
 # qemu: -device edu
-# append: storm_rounds=20
 . /tests/lib.sh
+# Rounds of storm and rmmod; storm_rounds=N on the kernel command line overrides.
+storm_rounds=${storm_rounds:-20}
 check "insmod edu (listener_guard=1 by default)" load
 storm_rmmod "rcu guard" "$storm_rounds"
 check_eq "rcu guard: rmmod was never refused with EAGAIN" 0 echo "$storm_eagain"

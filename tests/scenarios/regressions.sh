@@ -1,6 +1,7 @@
 # The teardown and completion contract where the first review found bugs: each part below failed
 # on the driver before the fix it names (the closing note of issue 9 gives the failing output).
 # Two edus at slots 2 and 6: with INTx they share one IO-APIC line.
+# needs: userfaultfd
 # qemu: -device edu,addr=2 -device edu,addr=6
 . /tests/lib.sh
 kmemleak_reset

@@ -2,8 +2,8 @@
 # takes seconds; the old 200 with edu_cycles=200) while two processes hammer ioctls and sysfs reads
 # on the device, checking every value they get back.
 # qemu: -device edu
-# append: edu_cycles=50
 . /tests/lib.sh
+edu_cycles=${edu_cycles:-50}
 kmemleak_reset
 check "insmod edu" load
 bdf=$(edu_bdfs)

@@ -2,6 +2,7 @@
 # driver (/dev/eduN, through eductl), one on vfio-pci (edu-rig); the same operations must give
 # identical results (identification, liveness values, factorials 0..13, raise, DMA of the same
 # data, DMA bounds).
+# needs: vfio
 # qemu: -device intel-iommu,intremap=on -device edu -device edu
 # append: intel_iommu=on
 . /tests/lib.sh

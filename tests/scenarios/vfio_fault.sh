@@ -1,6 +1,7 @@
 # Fault injection at every probe step of the VFIO rig: with --fail-step k (k = 1..7) probe fails
 # with the injected error after building steps 1..k-1, which are undone in exact reverse order;
 # the device is then fully usable again (the group can be opened again). k = 8 succeeds.
+# needs: vfio
 # qemu: -device intel-iommu,intremap=on -device edu
 # append: intel_iommu=on
 . /tests/lib.sh

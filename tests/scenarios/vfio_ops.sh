@@ -1,6 +1,7 @@
 # Every operation of the VFIO rig (vfio-rig/, edu-rig) on an edu bound to vfio-pci behind the
 # emulated IOMMU, over MSI and over INTx: identification, liveness, factorials polled and by
 # interrupt, raise/ack, DMA byte for byte through an IOVA mapping, and the bounds errors.
+# needs: vfio
 # qemu: -device intel-iommu,intremap=on -device edu
 # append: intel_iommu=on
 . /tests/lib.sh

@@ -14,9 +14,12 @@
 # a probe/remove cycle takes about 0.7 s; 100 MSI cycles took 69 s and every one of them removed
 # with calls in flight, so 50 still prove the point); `make bench` (vfio-rig/bench-guest.sh) runs
 # the full 1000 MSI + 200 INTx + 200 kernel cycles by overriding them on the kernel command line.
+# needs: vfio
 # qemu: -device intel-iommu,intremap=on -device edu -device edu
-# append: intel_iommu=on race_cycles=50 race_intx_cycles=30 race_kernel_cycles=30
+# append: intel_iommu=on
 . /tests/lib.sh
+race_cycles=${race_cycles:-50} race_intx_cycles=${race_intx_cycles:-30}
+race_kernel_cycles=${race_kernel_cycles:-30}
 . /tests/vfio.sh
 kmemleak_reset
 set -- $(edu_bdfs)

@@ -5,6 +5,7 @@
 # 10 s); the rig exits 1 with a clear error and never panics. On the debug kernel closing the
 # VFIO device alone takes most of a second, hence the bound relative to the rig's own times. Then the same with a PCI hot removal (sysfs remove), where vfio-ioctls' own
 # VfioDevice drop would panic on the vanished sysfs directory if the rig did not guard against it.
+# needs: vfio
 # qemu: -device intel-iommu,intremap=on -device edu
 # append: intel_iommu=on
 . /tests/lib.sh
