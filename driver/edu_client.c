@@ -25,7 +25,12 @@
  *                                               going module is caught in that window
  *
  * A call is late if it starts after unregister returned or after the module stopped being live
- * (rmmod's exit began). Each registration has its own context, allocated at register and freed
+ * (rmmod's exit began). A call cannot see when it started, only when it runs: one that passed
+ * the guard an instant before the module went may still be running when exit begins, which is
+ * allowed (unregister waits for it). So exit first waits out every call that could have started
+ * while the module was live (one RCU grace period: the calls run in interrupt handlers, with
+ * interrupts off), and then raises the flag: a call that sees it started after the module went.
+ * Each registration has its own context, allocated at register and freed
  * right after unregister returns: a call still running then (a missing grace period) touches
  * freed memory, which KASAN reports.
  */
@@ -34,6 +39,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/mutex.h>
+#include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include "include/edu_listener.h"
 
@@ -75,7 +81,7 @@ static void edu_client_event(void *data, u32 status)
 
 	atomic_inc(&in_call);
 	atomic_long_inc(&events);
-	if (READ_ONCE(exiting) || READ_ONCE(detached) || !module_is_live(THIS_MODULE))
+	if (READ_ONCE(exiting) || READ_ONCE(detached))
 		atomic_long_inc(&late);
 	if (delay_us)
 		udelay(delay_us);
@@ -199,6 +205,8 @@ static int __init edu_client_init(void)
 
 static void __exit edu_client_exit(void)
 {
+	/* The module is going: calls that passed the guard before may still run (see the top). */
+	synchronize_rcu();
 	WRITE_ONCE(exiting, true);
 	if (exit_delay_us)
 		fsleep(exit_delay_us);
