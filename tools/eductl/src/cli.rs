@@ -3,6 +3,7 @@
 //! [`USAGE`], exit status 2.
 
 use crate::{failnth, fuzz};
+pub(crate) use edu_regs::args::{parse_u32, parse_u64, parse_usize, unhex, Data};
 use std::ffi::OsString;
 
 /// `eductl --help`: every command, each with an example.
@@ -89,6 +90,13 @@ impl From<lexopt::Error> for Usage {
     }
 }
 
+/// The message of a shared word's parse error (`edu_regs::args`).
+impl From<String> for Usage {
+    fn from(msg: String) -> Self {
+        Usage(msg)
+    }
+}
+
 fn usage(msg: impl Into<String>) -> Usage {
     Usage(msg.into())
 }
@@ -114,15 +122,6 @@ pub(crate) enum Invocation {
     },
     /// `fuzz SEED LIMIT DEV SYSFS_DIR`.
     Fuzz(fuzz::Params),
-}
-
-/// Bytes given on the command line, or the file to read them from.
-#[derive(Debug, PartialEq)]
-pub(crate) enum Data {
-    /// Hex digits, decoded.
-    Bytes(Vec<u8>),
-    /// `@FILE`.
-    File(String),
 }
 
 /// A command on DEV; see [`USAGE`].
@@ -168,39 +167,9 @@ pub(crate) enum Cmd {
     Cycle(usize),
 }
 
-/// A decimal or `0x`-prefixed hexadecimal number.
-pub(crate) fn parse_u64(s: &str) -> Result<u64, Usage> {
-    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => s.parse(),
-    };
-    r.map_err(|_| usage(format!("not a number: {s:?}")))
-}
-
-/// A number that fits 32 bits.
-pub(crate) fn parse_u32(s: &str) -> Result<u32, Usage> {
-    u32::try_from(parse_u64(s)?).map_err(|_| usage(format!("does not fit 32 bits: {s}")))
-}
-
 /// A file offset (at most `i64::MAX`).
 pub(crate) fn parse_off(s: &str) -> Result<i64, Usage> {
     i64::try_from(parse_u64(s)?).map_err(|_| usage(format!("offset out of range: {s}")))
-}
-
-/// A length or count.
-pub(crate) fn parse_usize(s: &str) -> Result<usize, Usage> {
-    usize::try_from(parse_u64(s)?).map_err(|_| usage(format!("out of range: {s}")))
-}
-
-/// Hex digits, two per byte.
-pub(crate) fn unhex(s: &str) -> Result<Vec<u8>, Usage> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
-        return Err(usage(format!("not hex bytes (two digits each): {s:?}")));
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| usage(format!("not hex: {s:?}"))))
-        .collect()
 }
 
 /// `set`, `cur` or `end`.
@@ -333,11 +302,7 @@ fn parse_dev_cmd(cmd: &str, rest: &[String]) -> Result<Cmd, Usage> {
         "pwrite" => {
             max(2)?;
             let off = parse_u64(arg(0, "OFF")?)?;
-            let src = arg(1, "HEXBYTES|@FILE")?;
-            let data = match src.strip_prefix('@') {
-                Some(path) => Data::File(path.to_string()),
-                None => Data::Bytes(unhex(src)?),
-            };
+            let data = Data::parse(arg(1, "HEXBYTES|@FILE")?)?;
             Cmd::Pwrite { off, data }
         }
         "pread" => {

@@ -71,9 +71,7 @@ fn ioctl_badptr(f: &File, nr: u32) -> io::Result<()> {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use edu_regs::args::hex;
 
 /// Opens DEV: a path, or `fd:N` for an inherited descriptor.
 fn open_dev(dev: &str) -> io::Result<File> {

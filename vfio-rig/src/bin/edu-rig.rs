@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use edu_regs::args::{hex, parse_u32, parse_u64, parse_usize, Data};
 use edu_regs::regs;
 use edu_rig::ladder::{parse_fail_step, set_trace};
 use edu_rig::race::{self, RaceOptions};
@@ -95,48 +96,15 @@ impl From<Error> for Usage {
     }
 }
 
+/// The message of a shared word's parse error (`edu_regs::args`).
+impl From<String> for Usage {
+    fn from(msg: String) -> Self {
+        Usage(msg)
+    }
+}
+
 fn usage(msg: impl Into<String>) -> Usage {
     Usage(msg.into())
-}
-
-/// Parses a decimal or 0x-prefixed hexadecimal number.
-fn parse_num(s: &str) -> Result<u64, Usage> {
-    let r = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) => u64::from_str_radix(h, 16),
-        None => s.parse(),
-    };
-    r.map_err(|_| usage(format!("not a number: {s:?}")))
-}
-
-fn parse_u32(s: &str) -> Result<u32, Usage> {
-    u32::try_from(parse_num(s)?).map_err(|_| usage(format!("does not fit 32 bits: {s}")))
-}
-
-fn parse_usize(s: &str) -> Result<usize, Usage> {
-    usize::try_from(parse_num(s)?).map_err(|_| usage(format!("out of range: {s}")))
-}
-
-fn hex(data: &[u8]) -> String {
-    data.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Result<Vec<u8>, Usage> {
-    if s.len() % 2 != 0 || !s.is_ascii() {
-        return Err(usage(format!("not hex bytes (two digits each): {s:?}")));
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| usage(format!("not hex: {s:?}"))))
-        .collect()
-}
-
-/// Bytes given on the command line, or the file to read them from.
-#[derive(Debug, PartialEq)]
-enum Data {
-    /// Hex digits, decoded.
-    Bytes(Vec<u8>),
-    /// `@FILE`.
-    File(String),
 }
 
 /// A command; see [`USAGE`].
@@ -203,13 +171,13 @@ where
             Long("irq") => opts.irq = IrqMode::parse(&p.value()?.string()?)?,
             Long("fail-step") => opts.fail_step = Some(parse_fail_step(&p.value()?.string()?)?),
             Long("timeout-ms") => {
-                opts.timeout = Duration::from_millis(parse_num(&p.value()?.string()?)?)
+                opts.timeout = Duration::from_millis(parse_u64(&p.value()?.string()?)?)
             }
             Long("trace") => trace = true,
-            Long("seconds") => seconds = Some(parse_num(&p.value()?.string()?)?),
+            Long("seconds") => seconds = Some(parse_u64(&p.value()?.string()?)?),
             Long("clients") => clients = Some(parse_usize(&p.value()?.string()?)?),
             Long("cycles") => cycles = Some(parse_usize(&p.value()?.string()?)?),
-            Long("hold-ms") => hold_ms = Some(parse_num(&p.value()?.string()?)?),
+            Long("hold-ms") => hold_ms = Some(parse_u64(&p.value()?.string()?)?),
             Short('h') | Long("help") => return Ok(None),
             Value(v) => words.push(v.string()?),
             _ => return Err(arg.unexpected().into()),
@@ -268,14 +236,14 @@ where
             max(2)?;
             Command::Raise {
                 value: parse_u32(arg(0, "V")?)?,
-                count: rest.get(1).map(|s| parse_num(s)).transpose()?.unwrap_or(1),
+                count: rest.get(1).map(|s| parse_u64(s)).transpose()?.unwrap_or(1),
             }
         }
         "dma-write" => {
             max(2)?;
             Command::DmaWrite {
                 path: arg(0, "FILE")?.to_string(),
-                off: rest.get(1).map(|s| parse_num(s)).transpose()?.unwrap_or(0),
+                off: rest.get(1).map(|s| parse_u64(s)).transpose()?.unwrap_or(0),
             }
         }
         "dma-read" | "pread" => {
@@ -288,19 +256,15 @@ where
                 return Err(usage("missing pread OFF LEN"));
             }
             Command::DmaRead {
-                off: nums.first().map(|s| parse_num(s)).transpose()?.unwrap_or(0),
+                off: nums.first().map(|s| parse_u64(s)).transpose()?.unwrap_or(0),
                 len: nums.get(1).map(|s| parse_usize(s)).transpose()?,
                 save: files.first().map(|s| s[1..].to_string()),
             }
         }
         "pwrite" => {
             max(2)?;
-            let off = parse_num(arg(0, "OFF")?)?;
-            let src = arg(1, "HEX|@FILE")?;
-            let data = match src.strip_prefix('@') {
-                Some(p) => Data::File(p.to_string()),
-                None => Data::Bytes(unhex(src)?),
-            };
+            let off = parse_u64(arg(0, "OFF")?)?;
+            let data = Data::parse(arg(1, "HEX|@FILE")?)?;
             Command::Pwrite { off, data }
         }
         "serve" => {
