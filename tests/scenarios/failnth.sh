@@ -62,7 +62,7 @@ dmesg_splats() {
 		/vmalloc error:|page allocation failure:/ { allow = 1 }
 		# Kernel bugs this sweep found outside the driver (see KNOWN_KERNEL_BUGS): reported on
 		# the results channel, not counted against the driver.
-		/BUG: KASAN: slab-use-after-free in acpi_ns_get_attached_object|WARNING: fs\/proc\/generic.c:[0-9]+ at remove_proc_entry/ {
+		/BUG: KASAN: (slab-)?use-after-free in acpi_ns_get_attached_object|WARNING: fs\/proc\/generic.c:[0-9]+ at remove_proc_entry/ {
 			print "known kernel bug: " $0 >> "/tmp/known_kernel_bugs"; allow = 1; next
 		}
 		/Call Trace:/ && allow { allow = 0; next }
@@ -241,7 +241,7 @@ sweep() {
 # KNOWN_KERNEL_BUGS: injected faults inside the kernel, not the driver, that lead to splats:
 # - ACPICA: a failed allocation while pci_enable_device() evaluates _PRT leaves a freed namespace
 #   object behind; pci_disable_device() at unbind then reads it (KASAN slab-use-after-free in
-#   acpi_ns_get_attached_object).
+#   acpi_ns_get_attached_object; "use-after-free" once the object's slab page itself was freed).
 # - genirq: a failed proc_mkdir() in request_irq()'s register_irq_proc() is ignored, and
 #   freeing the vectors later warns that /proc/irq/N is missing (remove_proc_entry).
 # This scenario judges every kernel line itself after each N and at its end (dmesg_splats), so
