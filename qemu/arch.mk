@@ -1,7 +1,7 @@
 # What depends on the guest architecture, ARCH (qemu/config.mk), and on the kernel: x86_64 boots
 # q35, arm64 boots QEMU's virt machine with a cross-built kernel, driver and guest tools. Included
 # by the Makefile after OUT is set. The x86_64 test kernel keeps the paths it always had; arm64
-# builds under $(OUT)/arm64, a user's kernel (KDIR=) under $(OUT)/kdir/ARCH, each with the modules
+# builds under $(OUT)/arm64, a user's kernel (KDIR=) under $(OUT)/user/ARCH, each with the modules
 # built from copies of their sources there: kbuild builds one configuration of an external
 # module per source tree, so two kernels never share a tree or an object.
 ifeq ($(ARCH),x86_64)
@@ -26,7 +26,7 @@ endif
 # (make test KDIR=..., make run KDIR=...). Its products go to a directory of their own.
 ifeq ($(origin KDIR),command line)
 USER_KDIR := $(abspath $(KDIR))
-ARCH_OUT := $(OUT)/kdir/$(ARCH)
+ARCH_OUT := $(OUT)/user/$(ARCH)
 endif
 ifeq ($(ARCH_OUT),$(OUT))
 DRIVER_DIR := driver
