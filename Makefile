@@ -13,7 +13,7 @@
 #   make test KDIR=/path/to/kernel/build   the suite on that kernel (run, shell, guest-test too)
 #   make check-kconfig [KDIR=...]   the options the driver and the tests need, yes/no per option
 #   make controls    build the positive-control modules (tests/controls/edu_break.ko, edu_guard_break.ko)
-#   make guest-tools    build the static guest binaries (eductl, edu-rig, edu-rig-bench)
+#   make guest-tools    build the static guest binaries (eductl, edu-rig; edu-rig-bench with make bench-build)
 #   make initramfs    build the guest's initramfs (driver, modules, guest tools)
 #   make bench   criterion benchmarks (QUICK=1 for a short run), then make bench-kernel
 #   make bench-build    the bench kernel (no debug options), edu.ko and an initramfs for it
@@ -38,8 +38,14 @@ OUT := $(TOP)/target
 include qemu/arch.mk
 # Static guest binaries: the /dev/eduN client, the VFIO rig and its criterion benchmarks.
 GUEST_PKGS := eductl vfio-rig
-GUEST_BINS := eductl edu-rig edu-rig-bench
+GUEST_BINS := eductl edu-rig
 GUEST_TOOLS := $(addprefix $(OUT)/$(GUEST_TARGET)/release/,$(GUEST_BINS))
+# The guest criterion benchmarks, for the bench initramfs only: criterion and its dependencies are
+# most of the guest tools' build, which make test and make run do not need (vfio-rig's "bench"
+# feature).
+BENCH_TOOLS := $(GUEST_TOOLS) $(OUT)/$(GUEST_TARGET)/release/edu-rig-bench
+GUEST_BUILD = env $(GUEST_RUSTFLAGS_VAR)="-C target-feature=+crt-static" $(GUEST_CARGO_ENV) \
+	cargo build -q --release --target $(GUEST_TARGET)
 STEP = source qemu/lib.sh && step
 
 export QEMU GUEST_TIMEOUT
@@ -96,9 +102,7 @@ controls: kernel
 	@cp $(GUARD_BREAK_SRC)/driver/edu.ko $(ARCH_OUT)/edu_guard_break.ko
 
 guest-tools: setup
-	@$(STEP) "build static guest tools" env \
-		$(GUEST_RUSTFLAGS_VAR)="-C target-feature=+crt-static" $(GUEST_CARGO_ENV) \
-		cargo build -q --release --target $(GUEST_TARGET) $(addprefix -p ,$(GUEST_PKGS))
+	@$(STEP) "build static guest tools" $(GUEST_BUILD) $(addprefix -p ,$(GUEST_PKGS))
 
 initramfs: driver controls guest-tools
 	@busybox=$$(qemu/fetch-busybox.sh $(CACHE) $(ARCH)) && $(STEP) "build initramfs" \
@@ -152,6 +156,7 @@ BENCH_KDIR_FILE := $(BENCH)/kdir
 BENCH_INITRD := $(BENCH)/initramfs.cpio.gz
 bench-build: setup guest-tools
 	@mkdir -p $(BENCH)
+	@$(STEP) "build static edu-rig-bench" $(GUEST_BUILD) -p vfio-rig --features bench --bin edu-rig-bench
 	@$(MAKE_FRAGMENT) src=$$(qemu/fetch-kernel.sh $(CACHE) $(KERNEL_SERIES) '$(KERNEL_VERSION)' $(KERNEL_SUITE)) && \
 	kdir=$$(KARCH=$(ARCH) qemu/build-kernel.sh "$$src" $(CACHE) $(KERNEL_FRAGMENT) $(LLVM_VERSION) \
 		qemu/kernel-bench.config) && \
@@ -160,7 +165,7 @@ bench-build: setup guest-tools
 		$$(qemu/driver-src.sh $(BENCH)/src) KDIR=$$(cat $(BENCH_KDIR_FILE))
 	@busybox=$$(qemu/fetch-busybox.sh $(CACHE) $(ARCH)) && $(STEP) "build the bench initramfs" \
 		env BUSYBOX=$$busybox qemu/initramfs.sh $(BENCH_INITRD) $(BENCH)/src/driver/edu.ko -- \
-		$(GUEST_TOOLS)
+		$(BENCH_TOOLS)
 
 # Boots the bench kernel with tests/scenarios/bench_kernel.sh at -smp 1 and -smp 2 and writes
 # target/bench/kernel.md (tests/bench-kernel.sh).
