@@ -269,7 +269,8 @@ boot_and_judge() {
 		qmp_agent "$out" "$qmp" "$logdir/$label.qmp.log" &
 		agent=$!
 	fi
-	[ -z "$kconfig_missing" ] || append+=" kconfig_missing=${kconfig_missing// /+}"
+	# Lower case: option names such as KASAN on the command line would match the splat grep.
+	[ -z "$kconfig_missing" ] || append+=" kconfig_missing=$(echo "${kconfig_missing// /+}" | tr A-Z a-z)"
 	timeout=$((guest_timeout * count))
 	# shellcheck disable=SC2086
 	QMP=$qmp RESULTS=$out GUEST_APPEND="$append ${GUEST_APPEND:-}" timeout "$timeout" \

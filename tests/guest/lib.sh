@@ -26,15 +26,16 @@ fail() {
 # have FEATURE [CHECK...]: whether the kernel has FEATURE (tests/kconfig-needs). If not, each
 # CHECK the caller is about to leave out is reported as skipped, with the options the kernel
 # lacks. On a kernel of the user's (make test KDIR=...), the harness passes the missing features
-# as kconfig_missing=FEATURE:OPTION,...+FEATURE:... (qemu/kconfig.sh --missing); the test kernel
-# has them all.
+# as kconfig_missing=FEATURE:OPTION,...+FEATURE:... (qemu/kconfig.sh --missing, in lower case:
+# option names such as KASAN would match the harness's splat grep on the console); the test
+# kernel has them all.
 have() {
 	local feature=$1 w c
 	shift
 	for w in $(echo "${kconfig_missing:-}" | tr + ' '); do
 		[ "${w%%:*}" = "$feature" ] || continue
 		for c in "$@"; do
-			echo "SKIP: $c (the kernel lacks $(echo "${w#*:}" | sed 's/^/CONFIG_/; s/,/ CONFIG_/g'))"
+			echo "SKIP: $c (the kernel lacks $(echo "${w#*:}" | tr a-z A-Z | sed 's/^/CONFIG_/; s/,/ CONFIG_/g'))"
 		done
 		return 1
 	done
