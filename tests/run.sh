@@ -60,9 +60,7 @@ failures=()
 ktap_out=${KTAP_OUT:-$top/target/test.ktap}
 ktap_body=$(mktemp)
 ktap_n=0
-# The host steps' outputs (host_start).
-host_dir=$(mktemp -d)
-trap 'rm -f "$ktap_body"; rm -rf "$host_dir"' EXIT
+trap 'rm -f "$ktap_body"' EXIT
 
 # ktap_subtest NAME RESULTS: adds subtest NAME; RESULTS has lines "PASS: name", "FAIL: name
 # (why)" or "SKIP: name (why)". The subtest fails if any line failed or none passed.
@@ -101,24 +99,10 @@ ktap_write() {
 # What in a kernel log fails a run whatever the checks said.
 SPLATS='BUG: |WARNING: |Oops|Kernel panic|general protection fault|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|unreferenced object|KASAN|UBSAN|nobody cared|Call Trace:|rcu_sched self-detected|soft lockup'
 
-# The three host steps run at once (they share no files; cargo's own lock orders its builds),
-# each into a file; each step below then reads its output and status and counts its results.
-# host_start NAME CMD...: starts CMD in the background, its output to NAME.out, its status to NAME.rc.
-host_start() {
-	local name=$1
-	shift
-	("$@" >"$host_dir/$name.out" 2>&1; echo $? >"$host_dir/$name.tmp"; mv "$host_dir/$name.tmp" "$host_dir/$name.rc") &
-}
-# host_wait NAME: waits for NAME; sets out and rc to its output and status.
-host_wait() {
-	while [ ! -e "$host_dir/$1.rc" ]; do sleep 0.2; done
-	out=$(cat "$host_dir/$1.out")
-	rc=$(cat "$host_dir/$1.rc")
-}
-
 host_tests() {
-	local out rc passed failed
-	host_wait cargo
+	local out passed failed
+	out=$(cd "$top" && cargo test --workspace --all-features 2>&1)
+	local rc=$?
 	echo "$out" | grep -E '^test |test result:|^error' | grep -v '^test result: ok. 0 passed' || true
 	passed=$(echo "$out" | sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\1/p' | paste -sd+ | bc)
 	failed=$(echo "$out" | sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' | paste -sd+ | bc)
@@ -381,7 +365,8 @@ verdict() {
 # Each fence and ordering of the callback core, removed in turn, must make a loom model fail.
 loom_mutations() {
 	local out rc
-	host_wait loom
+	out=$(cd "$top" && python3 callback-core/tests/loom-mutations.py 2>&1)
+	rc=$?
 	echo "$out" | sed 's/^/  /'
 	ktap_subtest loom-mutations "$(echo "$out" | sed -n -e 's/^\([a-z-]*\) *caught by .*/PASS: \1 caught/p' \
 		-e 's/^\([a-z-]*\) *NOT CAUGHT (known.*/SKIP: \1 not caught (known, README)/p' \
@@ -398,7 +383,8 @@ loom_mutations() {
 # and each check's logic broken in turn (its mutations) must fail it.
 setup_checks() {
 	local out rc passed failed
-	host_wait setup
+	out=$("$top/tests/host/setup.sh" 2>&1)
+	rc=$?
 	echo "$out" | grep -v '^[0-9]* passed, [0-9]* failed$' | sed 's/^/  /'
 	passed=$(grep -c '^PASS: ' <<<"$out")
 	failed=$(grep -c '^FAIL: ' <<<"$out")
@@ -413,14 +399,9 @@ setup_checks() {
 	total_fail=$((total_fail + failed))
 }
 
-if [ $host -eq 1 ]; then
-	host_start cargo sh -c "cd '$top' && cargo test --workspace --all-features"
-	host_start loom sh -c "cd '$top' && python3 callback-core/tests/loom-mutations.py"
-	host_start setup "$top/tests/host/setup.sh"
-fi
 [ $host -eq 1 ] && step "host tests (cargo test)" host_tests
-[ $host -eq 1 ] && step "loom mutations (while the cargo tests ran)" loom_mutations
-[ $host -eq 1 ] && step "setup checks (while the cargo tests ran)" setup_checks
+[ $host -eq 1 ] && step "loom mutations" loom_mutations
+[ $host -eq 1 ] && step "setup checks" setup_checks
 if [ ${#scenarios[@]} -gt 0 ]; then
 	: "${KERNEL:?KERNEL must name the guest kernel}" "${INITRD:?INITRD must name the initramfs}"
 	# Scenarios that boot alike share one boot, run in the place of the group's first.
