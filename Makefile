@@ -184,15 +184,17 @@ clean-cache:
 
 # The targets (this file's header) and the settings of qemu/config.mk, each with its comment, its
 # default (as written there) and, when overridden, the value it has now.
+CONFIG_VARS := $(shell sed -n 's/^\([A-Z_]*\) ?=.*/\1/p' qemu/config.mk)
 help:
 	@sed -n 's/^#   make /  make /p' Makefile
 	@echo
 	@echo "Settings (qemu/config.mk; override as make VAR=value), with their defaults:"
-	@awk '/^#/ { sub(/^# ?/, ""); doc = doc (doc ? " " : "") $$0; next } \
+	@values=$$(printf '%s\n' $(foreach v,$(CONFIG_VARS),'$(v)=$($(v))')); \
+	awk '/^#/ { sub(/^# ?/, ""); doc = doc (doc ? " " : "") $$0; next } \
 		/^[A-Z_]+ \?=/ { def = $$0; sub(/^[A-Z_]+ \?= */, "", def); \
 			printf "%s\t%s\t%s\n", $$1, def, doc; doc = ""; next } { doc = "" }' \
 		qemu/config.mk | while IFS=$$'\t' read -r var def doc; do \
-		now=$$($(MAKE) -s --no-print-directory print-$$var); \
+		now=$$(sed -n "s/^$$var=//p" <<<"$$values"); \
 		printf '  %s ?= %s\n' "$$var" "$$def"; \
 		[ "$$now" = "$$def" ] || printf '      (now: %s)\n' "$$now"; \
 		printf '      %s\n' "$$doc"; done
