@@ -159,19 +159,15 @@ guest() {
 		ktap_subtest "$name" "FAIL: no such scenario"
 		return
 	fi
-	local skip need w lacks=
+	local skip lacks
 	skip=$(sed -n "s/^# skip-arch: $guest_arch //p" "$file" | head -n 1)
 	if [ -n "$skip" ]; then
 		skip_scenario "$name" "on $guest_arch: $skip"
 		return
 	fi
-	for need in $(sed -n 's/^# needs: //p' "$file"); do
-		for w in $kconfig_missing; do
-			[ "${w%%:*}" = "$need" ] && lacks+=" CONFIG_${w#*:}"
-		done
-	done
+	lacks=$(lacks "$file")
 	if [ -n "$lacks" ]; then
-		skip_scenario "$name" "the kernel lacks${lacks//,/ CONFIG_} (qemu/kconfig.sh)"
+		skip_scenario "$name" "the kernel lacks$lacks (qemu/kconfig.sh)"
 		return
 	fi
 	local qargs append
@@ -186,6 +182,18 @@ guest() {
 	else
 		boot_and_judge "$name" "$name" "$append" "$qargs" ""
 	fi
+}
+
+# lacks FILE: the options the kernel lacks of the features scenario FILE needs ("# needs:"
+# header), as " CONFIG_A CONFIG_B..."; nothing if it lacks none.
+lacks() {
+	local need w out=
+	for need in $(sed -n 's/^# needs: //p' "$1"); do
+		for w in $kconfig_missing; do
+			[ "${w%%:*}" = "$need" ] && out+=" CONFIG_${w#*:}"
+		done
+	done
+	echo "${out//,/ CONFIG_}"
 }
 
 # skip_scenario NAME REASON: counts scenario NAME as skipped, with REASON.
@@ -203,13 +211,11 @@ skip_scenario() {
 # after the other, each from a clean state), which saves a debug kernel's boot and power-off
 # (~12 s under TCG) per scenario.
 group_key() {
-	local file=$top/tests/scenarios/$1.sh need w
+	local file=$top/tests/scenarios/$1.sh
 	[ "${GUEST_GROUP:-1}" = 1 ] && [ -f "$file" ] || return 0
 	! grep -qE '^# (control: |qmp$|log: |alone$)' "$file" || return 0
 	! grep -q "^# skip-arch: $guest_arch " "$file" || return 0
-	for need in $(sed -n 's/^# needs: //p' "$file"); do
-		for w in $kconfig_missing; do [ "${w%%:*}" != "$need" ] || return 0; done
-	done
+	[ -z "$(lacks "$file")" ] || return 0
 	echo "$(sed -n 's/^# qemu: //p' "$file" | tr '\n' ' ')|$(sed -n 's/^# append: //p' "$file" | tr '\n' ' ')"
 }
 

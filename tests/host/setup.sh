@@ -365,7 +365,7 @@ MUTATIONS=(
 	'qemu/kconfig.sh :: s/\[ "\$feature" = driver \] \&\& driver_missing=1/:/ :: kconfig: without CONFIG_RUST'
 	'qemu/kconfig.sh :: s/"^# needs:/"^# wants:/ :: kconfig: without CONFIG_FAILSLAB'
 	'qemu/kconfig.sh :: s/\[ "\$farch" = any \] || // :: kconfig: without CONFIG_RUST'
-	'tests/run.sh :: s/\[ "\${w%%:\*}" = "\$need" \] \&\& lacks+=/false \&\& lacks+=/ :: run.sh: a scenario that needs'
+	'tests/run.sh :: s/\[ "\${w%%:\*}" = "\$need" \] \&\& out+=/false \&\& out+=/ :: run.sh: a scenario that needs'
 	'tests/run.sh :: s/f = dir "\/" n ".log"/f = f/ :: run.sh: ... the first is judged'
 	'tests/run.sh :: s/\[ \$part -eq 1 \] || grep -q .^GUEST-DONE./grep -q "^GUEST-DONE"/ :: run.sh: ... the first is judged'
 	'tests/run.sh :: s/on = (\$3 == n)/on = 1/ :: run.sh: ... the second'
