@@ -121,6 +121,18 @@ host_tests() {
 	total_fail=$((total_fail + failed))
 }
 
+# boot_filter LOG: LOG without the one known kernel bug of the early boot, which is not the
+# project's: a timer interrupt taken while the boot CPU is still being identified, long before
+# /init and any module, gives "BUG: KASAN: wild-memory-access in do_raw_spin_lock" from
+# handle_edge_irq (7.3 debug kernel under TCG; about one boot in a hundred). Only that report, and
+# only before "Run /init", is left out, up to the rule that closes it.
+boot_filter() {
+	awk '/Run \/init/ { init = 1 }
+		!init && /BUG: KASAN: wild-memory-access in do_raw_spin_lock/ { skip = 1; next }
+		skip && /^\[ *[0-9.]*\] =+$/ { skip = 0; next }
+		!skip' "$1"
+}
+
 # judge [--part] RC LOG OUT SCRIPT [SPLATS]: prints why a guest run failed, one reason per line,
 # nothing if it passed. --part: LOG and OUT are one scenario's part of a group's boot, which only
 # the last part sees power off. RC is QEMU's exit status (124: killed by the timeout), LOG the kernel console, OUT
@@ -140,7 +152,7 @@ judge() {
 	grep -q '^SCENARIO-END$' "$out" || echo "early stop: the script did not reach its end"
 	status=$(sed -n 's/^=== scenario .* exit \([0-9]*\)\( at .*\)\{0,1\}$/\1/p' "$out")
 	[ "${status:-none}" = 0 ] || echo "exit status: the script exited ${status:-without a status}"
-	grep -E "$SPLATS" "$log" | sort -u | head -n "$splats" | sed 's/^/kernel log shows: /'
+	boot_filter "$log" | grep -E "$SPLATS" | sort -u | head -n "$splats" | sed 's/^/kernel log shows: /'
 	grep '^FAIL: ' "$out" | sed 's/^/check: /'
 	grep -q -E '^(PASS|FAIL): ' "$out" || echo "no check ran"
 	while read -r regex; do
