@@ -87,10 +87,7 @@ for feature in "${features[@]}"; do
 	[ $mode = report ] || { [ $mode = brief ] && [ ${#lacks[@]} -gt 0 ]; } || continue
 	echo
 	echo "$feature: ${why[$feature]}"
-	declare -A seen=()
 	for o in ${opts[$feature]}; do
-		[ -z "${seen[$o]+set}" ] || continue
-		seen[$o]=1
 		if has "$o"; then
 			printf '  %-34s yes\n' "CONFIG_$o"
 		elif grep -q "^CONFIG_$o=m$" "$config"; then
@@ -99,7 +96,6 @@ for feature in "${features[@]}"; do
 			printf '  %-34s no\n' "CONFIG_$o"
 		fi
 	done
-	unset seen
 	if [ ${#lacks[@]} -gt 0 ]; then
 		case $feature in
 		driver) echo "  -> missing: the driver cannot run on this kernel" ;;

@@ -135,8 +135,8 @@ boot_filter() {
 
 # judge [--part] RC LOG OUT SCRIPT [SPLATS]: prints why a guest run failed, one reason per line,
 # nothing if it passed. --part: LOG and OUT are one scenario's part of a group's boot, which only
-# the last part sees power off. RC is QEMU's exit status (124: killed by the timeout), LOG the kernel console, OUT
-# the results channel (tests/guest/lib.sh, qemu/init), SCRIPT the scenario, whose "# log: REGEX"
+# the last part sees power off. RC is QEMU's exit status (124: killed by the timeout), LOG the
+# kernel console, OUT the results channel (tests/guest/lib.sh, qemu/init), SCRIPT the scenario, whose "# log: REGEX"
 # lines name console lines that must appear (for what happens after the script, such as the
 # driver's shutdown at power-off); at most SPLATS (default 5) distinct splat lines.
 judge() {
@@ -183,8 +183,8 @@ guest() {
 		return
 	fi
 	local qargs append
-	qargs=$(sed -n 's/^# qemu: //p' "$file" | tr '\n' ' ')
-	append=$(sed -n 's/^# append: //p' "$file" | tr '\n' ' ')
+	qargs=$(header "$file" qemu)
+	append=$(header "$file" append)
 	if grep -q '^# control: ' "$file"; then
 		local variant
 		for variant in $(sed -n 's/^# control: \([^ ]*\) .*/\1/p' "$file" | awk '!seen[$0]++'); do
@@ -195,6 +195,9 @@ guest() {
 		boot_and_judge "$name" "$name" "$append" "$qargs" ""
 	fi
 }
+
+# header FILE KEY: the words of scenario FILE's "# KEY: ..." header lines (qemu, append), joined.
+header() { sed -n "s/^# $2: //p" "$1" | tr '\n' ' '; }
 
 # lacks FILE: the options the kernel lacks of the features scenario FILE needs ("# needs:"
 # header), as " CONFIG_A CONFIG_B..."; nothing if it lacks none.
@@ -228,7 +231,7 @@ group_key() {
 	! grep -qE '^# (control: |qmp$|log: |alone$)' "$file" || return 0
 	! grep -q "^# skip-arch: $guest_arch " "$file" || return 0
 	[ -z "$(lacks "$file")" ] || return 0
-	echo "$(sed -n 's/^# qemu: //p' "$file" | tr '\n' ' ')|$(sed -n 's/^# append: //p' "$file" | tr '\n' ' ')"
+	echo "$(header "$file" qemu)|$(header "$file" append)"
 }
 
 # group A,B,...: boots scenarios A, B, ... together (one alone as guest does) and judges each.
@@ -239,8 +242,7 @@ group() {
 		return
 	fi
 	file=$top/tests/scenarios/$first.sh
-	boot_and_judge "$1" "${1//,/+}" "$(sed -n 's/^# append: //p' "$file" | tr '\n' ' ')" \
-		"$(sed -n 's/^# qemu: //p' "$file" | tr '\n' ' ')" ""
+	boot_and_judge "$1" "${1//,/+}" "$(header "$file" append)" "$(header "$file" qemu)" ""
 }
 
 # qmp_agent OUT SOCKET LOG: forwards every "QMP: ..." line the guest prints on its results

@@ -48,34 +48,32 @@ case " ${GUEST_APPEND:-} " in
 *" bench_quick=1 "*) msi=100 intx=20 kernel=20 ;;
 *) msi=1000 intx=200 kernel=200 ;;
 esac
-{
-	GUEST_TIMEOUT=${RACE_TIMEOUT:-3600} \
-		GUEST_APPEND="${GUEST_APPEND:-} race_cycles=${RACE_CYCLES:-$msi} race_intx_cycles=${RACE_INTX_CYCLES:-$intx} race_kernel_cycles=${RACE_KERNEL_CYCLES:-$kernel}" \
-		"$top/tests/run.sh" --no-host vfio_race || status=1
-	race=$(sed -n '/^=== lifecycle table/,/^=== end/p' "$logdir/vfio_race.out" 2>/dev/null |
-		sed '1d;$d')
-	if [ -z "$race" ]; then
-		echo "bench-guest: no lifecycle table in $logdir/vfio_race.out" >&2
+GUEST_TIMEOUT=${RACE_TIMEOUT:-3600} \
+	GUEST_APPEND="${GUEST_APPEND:-} race_cycles=${RACE_CYCLES:-$msi} race_intx_cycles=${RACE_INTX_CYCLES:-$intx} race_kernel_cycles=${RACE_KERNEL_CYCLES:-$kernel}" \
+	"$top/tests/run.sh" --no-host vfio_race || status=1
+race=$(sed -n '/^=== lifecycle table/,/^=== end/p' "$logdir/vfio_race.out" 2>/dev/null |
+	sed '1d;$d')
+if [ -z "$race" ]; then
+	echo "bench-guest: no lifecycle table in $logdir/vfio_race.out" >&2
+	status=1
+else
+	{
+		echo
+		echo "## Lifecycles under load (vfio_race)"
+		echo
+		echo "$race"
+		echo
+		grep '^race cycles=' "$logdir/vfio_race.out" | sed 's/ call_quantiles_us=[^ ]*//'
+	} >>"$out"
+	# The callers' latency during churn: each line's 101 quantiles as samples of a CDF.
+	sed -n '/^=== latency quantiles/,/^=== end/p' "$logdir/vfio_race.out" | sed '1d;$d' |
+		awk -F'\t' 'BEGIN { print "series\tmicroseconds" }
+			{ n = split($2, q, ","); for (i = 1; i <= n; i++) print $1 "\t" q[i] }' \
+		>"$top/target/bench/race-latency.tsv"
+	(cd "$top" && cargo run -q --release -p edu-benches --bin edu-plot -- cdf \
+		"Callers' latency during probe/remove churn, TCG guest (bench kernel), $(date -u +%Y-%m-%d)" \
+		"microseconds per call" target/bench/race-latency.tsv target/bench/race-latency.svg) ||
 		status=1
-	else
-		{
-			echo
-			echo "## Lifecycles under load (vfio_race)"
-			echo
-			echo "$race"
-			echo
-			grep '^race cycles=' "$logdir/vfio_race.out" | sed 's/ call_quantiles_us=[^ ]*//'
-		} >>"$out"
-		# The callers' latency during churn: each line's 101 quantiles as samples of a CDF.
-		sed -n '/^=== latency quantiles/,/^=== end/p' "$logdir/vfio_race.out" | sed '1d;$d' |
-			awk -F'\t' 'BEGIN { print "series\tmicroseconds" }
-				{ n = split($2, q, ","); for (i = 1; i <= n; i++) print $1 "\t" q[i] }' \
-			>"$top/target/bench/race-latency.tsv"
-		(cd "$top" && cargo run -q --release -p edu-benches --bin edu-plot -- cdf \
-			"Callers' latency during probe/remove churn, TCG guest (bench kernel), $(date -u +%Y-%m-%d)" \
-			"microseconds per call" target/bench/race-latency.tsv target/bench/race-latency.svg) ||
-			status=1
-	fi
-}
+fi
 echo "bench-guest: wrote ${out#"$top"/}"
 exit $status
