@@ -15,6 +15,8 @@
 #   make controls    build the positive-control modules (tests/controls/edu_break.ko, edu_guard_break.ko)
 #   make guest-tools    build the static guest binaries (eductl, edu-rig; edu-rig-bench with make bench-build)
 #   make initramfs    build the guest's initramfs (driver, modules, guest tools)
+#   make also-initramfs    the initramfs of TEST_ALSO_ARCH, the second architecture of make test
+#   make guest-env    the guest's environment for tests/run.sh, one VAR=value line each
 #   make bench   criterion benchmarks (QUICK=1 for a short run), then make bench-kernel
 #   make bench-build    the bench kernel (no debug options), edu.ko and an initramfs for it
 #   make bench-kernel   in-kernel listener calibration on the bench kernel: target/bench/kernel.md
@@ -51,7 +53,8 @@ STEP = source qemu/lib.sh && step
 export QEMU GUEST_TIMEOUT
 
 .PHONY: all run test shell setup kernel driver controls guest-tools initramfs bench host-test \
-	guest-test fuzz clean clean-cache help bench-kernel bench-build check-kconfig
+	guest-test fuzz clean clean-cache help bench-kernel bench-build check-kconfig also-initramfs \
+	guest-env
 
 all: run
 
@@ -116,14 +119,31 @@ GUEST_ENV = KERNEL=$$(cat $(KDIR_FILE))/$(KERNEL_IMAGE) INITRD=$(INITRD) $(ARCH_
 run: initramfs
 	@$(GUEST_ENV) tests/run.sh --show --quiet --no-host demo
 
-test: initramfs
-	@$(GUEST_ENV) tests/run.sh
+# make test on x86_64 with the test kernel also runs TEST_ALSO_SCENARIOS on TEST_ALSO_ARCH, in the
+# same run and lanes (tests/run.sh: ALSO_ARCH): its initramfs is built by a make of that
+# architecture, which prints the guest's environment (guest-env) too.
+ifeq ($(ARCH)$(USER_KDIR),x86_64)
+ALSO := $(strip $(TEST_ALSO_ARCH))
+endif
+ALSO_MAKE = $(MAKE) --no-print-directory ARCH=$(ALSO) QEMU='$(QEMU_$(ALSO))'
+test: initramfs $(if $(ALSO),also-initramfs)
+	@$(GUEST_ENV) GUEST_JOBS=$(GUEST_JOBS) $(if $(ALSO),ALSO_ARCH=$(ALSO) \
+		ALSO_SCENARIOS="$(TEST_ALSO_SCENARIOS)" ALSO_ENV="$$($(ALSO_MAKE) -s guest-env)") tests/run.sh
+
+also-initramfs:
+	@$(ALSO_MAKE) initramfs
+
+# The guest's environment for tests/run.sh, one VAR=value line each.
+guest-env:
+	@printf '%s\n' "KERNEL=$$(cat $(KDIR_FILE))/$(KERNEL_IMAGE)" INITRD=$(INITRD) QEMU='$(QEMU)' \
+		GUEST_LOG_DIR=$(ARCH_OUT)/guest \
+		"KCONFIG_MISSING=$$(qemu/kconfig.sh --missing $$(cat $(KDIR_FILE)) $(ARCH))"
 
 host-test:
 	@tests/run.sh --no-guest
 
 guest-test: initramfs
-	@$(GUEST_ENV) tests/run.sh --no-host $(SCENARIOS)
+	@$(GUEST_ENV) GUEST_JOBS=$(GUEST_JOBS) tests/run.sh --no-host $(SCENARIOS)
 
 # The long run of the fuzz scenario: each of its four clients runs FUZZ_SECONDS (default 600);
 # FUZZ_SEED=N replays the seeds a run printed. The guest timeout grows with the run.
@@ -140,7 +160,8 @@ shell: initramfs
 # kernel driver), then the in-kernel calibration on the bench kernel; tables in target/bench/.
 # QUICK=1 for a short run.
 # Performance is never measured on the debug kernel: the guest benchmarks boot the bench kernel.
-BENCH_ENV = KERNEL=$$(cat $(BENCH_KDIR_FILE))/$(KERNEL_IMAGE) INITRD=$(BENCH_INITRD) $(ARCH_RUN_ENV) \
+# One guest at a time (GUEST_JOBS=1): a benchmark never shares the CPUs with another guest.
+BENCH_ENV = GUEST_JOBS=1 KERNEL=$$(cat $(BENCH_KDIR_FILE))/$(KERNEL_IMAGE) INITRD=$(BENCH_INITRD) $(ARCH_RUN_ENV) \
 	KCONFIG_MISSING="$$(qemu/kconfig.sh --missing $$(cat $(BENCH_KDIR_FILE)) $(ARCH))"
 bench: bench-build
 	@$(STEP) "host benchmarks" env QUICK=$(QUICK) benches/run.sh
@@ -184,14 +205,14 @@ clean-cache:
 
 # The targets (this file's header) and the settings of qemu/config.mk, each with its comment, its
 # default (as written there) and, when overridden, the value it has now.
-CONFIG_VARS := $(shell sed -n 's/^\([A-Z_]*\) ?=.*/\1/p' qemu/config.mk)
+CONFIG_VARS := $(shell sed -n 's/^\([A-Za-z0-9_]*\) ?=.*/\1/p' qemu/config.mk)
 help:
 	@sed -n 's/^#   make /  make /p' Makefile
 	@echo
 	@echo "Settings (qemu/config.mk; override as make VAR=value), with their defaults:"
 	@values=$$(printf '%s\n' $(foreach v,$(CONFIG_VARS),'$(v)=$($(v))')); \
 	awk '/^#/ { sub(/^# ?/, ""); doc = doc (doc ? " " : "") $$0; next } \
-		/^[A-Z_]+ \?=/ { def = $$0; sub(/^[A-Z_]+ \?= */, "", def); \
+		/^[A-Za-z0-9_]+ \?=/ { def = $$0; sub(/^[A-Za-z0-9_]+ \?= */, "", def); \
 			printf "%s\t%s\t%s\n", $$1, def, doc; doc = ""; next } { doc = "" }' \
 		qemu/config.mk | while IFS=$$'\t' read -r var def doc; do \
 		now=$$(sed -n "s/^$$var=//p" <<<"$$values"); \

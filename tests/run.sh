@@ -10,7 +10,8 @@
 #              GUEST_GROUP=0 (every scenario boots alone; see group_key),
 #              GUEST_APPEND (kernel arguments added to every scenario's),
 #              GUEST_LOG_DIR (default target/guest), KTAP_OUT (the KTAP file of the run,
-#              default target/test.ktap).
+#              default target/test.ktap), GUEST_JOBS (guests booted at once, default 1),
+#              ALSO_ARCH, ALSO_SCENARIOS, ALSO_ENV (a second guest architecture; see use_arch).
 #
 # A scenario is tests/scenarios/NAME.sh: a guest shell script whose "# qemu:" header lines give
 # the QEMU devices and "# append:" lines extra kernel arguments. It reports checks as
@@ -55,18 +56,43 @@ guest_arch=${GUEST_ARCH:-x86_64}
 # kconfig_missing= on the kernel command line (tests/guest/lib.sh: have).
 kconfig_missing=${KCONFIG_MISSING:-}
 failures=()
+# A second guest architecture in the same run (make test: arm64 beside x86_64): ALSO_ARCH names
+# it, ALSO_SCENARIOS its scenarios, ALSO_ENV its environment, one VAR=value line each (KERNEL,
+# INITRD, QEMU, GUEST_LOG_DIR, KCONFIG_MISSING). Its scenarios are named ARCH:NAME in the output
+# and in the run's one KTAP file; the primary architecture's keep their names.
+primary_arch=$guest_arch also_arch=${ALSO_ARCH:-} also_scenarios=${ALSO_SCENARIOS:-}
+declare -A arch_env=(["$primary_arch"]="KERNEL=${KERNEL:-}
+INITRD=${INITRD:-}
+QEMU=${QEMU:-}
+GUEST_LOG_DIR=$logdir
+KCONFIG_MISSING=$kconfig_missing")
+[ -z "$also_arch" ] || arch_env[$also_arch]=${ALSO_ENV:?ALSO_ENV must give the environment of ALSO_ARCH}
+tag=
+# use_arch ARCH: what follows runs on guest ARCH (boot.sh reads GUEST_ARCH, QEMU).
+use_arch() {
+	local l
+	while IFS= read -r l; do
+		[ -z "$l" ] || export "${l?}"
+	done <<<"${arch_env[$1]}"
+	export GUEST_ARCH=$1
+	guest_arch=$1 logdir=$GUEST_LOG_DIR kconfig_missing=$KCONFIG_MISSING tag=
+	[ "$1" = "$primary_arch" ] || tag=$1:
+	mkdir -p "$logdir"
+}
 # Every run's results also go to a KTAP file (Documentation/dev-tools/ktap.rst): one subtest per
 # scenario (and one for the host tests), its checks nested inside.
 ktap_out=${KTAP_OUT:-$top/target/test.ktap}
-ktap_body=$(mktemp)
-ktap_n=0
-trap 'rm -f "$ktap_body"' EXIT
+tmp=$(mktemp -d)
+ktap_body=$tmp/ktap
+: >"$ktap_body"
+trap 'rm -rf "$tmp"' EXIT
 
-# ktap_subtest NAME RESULTS: adds subtest NAME; RESULTS has lines "PASS: name", "FAIL: name
-# (why)" or "SKIP: name (why)". The subtest fails if any line failed or none passed.
+# ktap_subtest NAME RESULTS: adds subtest NAME (with the guest architecture's tag); RESULTS has
+# lines "PASS: name", "FAIL: name (why)" or "SKIP: name (why)". The subtest fails if any line
+# failed or none passed. Subtests are numbered when the file is written (ktap_write): runs in
+# parallel lanes each write their own part.
 ktap_subtest() {
-	local name=$1 results=$2 n=0 bad=0 l kind rest
-	ktap_n=$((ktap_n + 1))
+	local name=$tag$1 results=$2 n=0 bad=0 l kind rest
 	{
 		echo "    KTAP version 1"
 		echo "    # Subtest: $name"
@@ -82,7 +108,7 @@ ktap_subtest() {
 			esac
 		done <<<"$results"
 		[ $n -gt 0 ] || bad=1
-		if [ $bad -eq 0 ]; then echo "ok $ktap_n $name"; else echo "not ok $ktap_n $name"; fi
+		if [ $bad -eq 0 ]; then echo "ok 0 $name"; else echo "not ok 0 $name"; fi
 	} >>"$ktap_body"
 }
 
@@ -91,8 +117,8 @@ ktap_write() {
 	mkdir -p "$(dirname "$ktap_out")"
 	{
 		echo "KTAP version 1"
-		echo "1..$ktap_n"
-		cat "$ktap_body"
+		echo "1..$(grep -c -E '^(not )?ok ' "$ktap_body")"
+		awk '/^(not )?ok / { sub(/ok [0-9]+ /, "ok " ++n " ") } 1' "$ktap_body"
 	} >"$ktap_out"
 }
 
@@ -166,7 +192,7 @@ judge() {
 guest() {
 	local name=$1 file=$top/tests/scenarios/$1.sh
 	if [ ! -f "$file" ]; then
-		failures+=("$name: no such scenario")
+		failures+=("$tag$name: no such scenario")
 		total_fail=$((total_fail + 1))
 		ktap_subtest "$name" "FAIL: no such scenario"
 		return
@@ -213,9 +239,8 @@ lacks() {
 
 # skip_scenario NAME REASON: counts scenario NAME as skipped, with REASON.
 skip_scenario() {
-	echo "SKIP: scenario $1 ($2)"
-	ktap_n=$((ktap_n + 1))
-	echo "ok $ktap_n $1 # SKIP ${2//#/No.}" >>"$ktap_body"
+	echo "SKIP: scenario $tag$1 ($2)"
+	echo "ok 0 $tag$1 # SKIP ${2//#/No.}" >>"$ktap_body"
 	total_skip=$((total_skip + 1))
 }
 
@@ -268,7 +293,7 @@ boot_and_judge() {
 	local log=$logdir/$label.log out=$logdir/$label.out t0 rc tailer= agent= qmp= timeout
 	local count=$(($(tr -cd , <<<"$name" | wc -c) + 1))
 	t0=$(date +%s.%N)
-	echo "==> scenario $label"
+	echo "==> scenario $tag$label"
 	: >"$out"
 	if [ $show -eq 1 ]; then
 		# The results port is raw (qemu/init), so there is no CR to strip: tail writes straight
@@ -357,7 +382,7 @@ verdict() {
 				passed=$((passed + 1))
 			else
 				verdicts+="FAIL: control $label: want a failure matching '$regex', got: $(echo "${reasons:-none}" | head -n 3 | paste -sd'|')"$'\n'
-				failures+=("$label: control did not fire (want '$regex')")
+				failures+=("$tag$label: control did not fire (want '$regex')")
 				failed=$((failed + 1))
 			fi
 		done <<<"$expect"
@@ -369,13 +394,13 @@ verdict() {
 		local extra
 		extra=$(echo "$reasons" | grep -v -e '^check: ' -e '^$' | wc -l)
 		failed=$((failed + extra))
-		while read -r l; do [ -n "$l" ] && failures+=("$label: $l"); done <<<"$reasons"
+		while read -r l; do [ -n "$l" ] && failures+=("$tag$label: $l"); done <<<"$reasons"
 		ktap_subtest "$label" "$(grep -E '^(PASS|FAIL|SKIP): ' "$out"
 			echo "$reasons" | grep -v -e '^check: ' -e '^$' | sed 's/^/FAIL: harness: /')"
 	fi
 	local skips=
 	[ "$skipped" -eq 0 ] || skips=", $skipped skipped"
-	printf '<== scenario %s: %d passed, %d failed%s (%.1fs%s, logs %s, %s)\n' "$label" "$passed" \
+	printf '<== scenario %s: %d passed, %d failed%s (%.1fs%s, logs %s, %s)\n' "$tag$label" "$passed" \
 		"$failed" "$skips" "$secs" "${where:+ $where}" "${log#"$top"/}" "${out#"$top"/}"
 	total_pass=$((total_pass + passed))
 	total_fail=$((total_fail + failed))
@@ -422,12 +447,15 @@ setup_checks() {
 [ $host -eq 1 ] && step "host tests (cargo test)" host_tests
 [ $host -eq 1 ] && step "loom mutations" loom_mutations
 [ $host -eq 1 ] && step "setup checks" setup_checks
-if [ ${#scenarios[@]} -gt 0 ]; then
-	: "${KERNEL:?KERNEL must name the guest kernel}" "${INITRD:?INITRD must name the initramfs}"
-	# Scenarios that boot alike share one boot, run in the place of the group's first.
+# units ARCH SCENARIO...: the boots of SCENARIOS on guest ARCH, one line each, "ARCH|A,B,...":
+# scenarios that boot alike share one boot, run in the place of the group's first.
+units() {
+	local arch=$1 s key o
+	shift
+	use_arch "$arch"
 	declare -A members=()
-	order=()
-	for s in "${scenarios[@]}"; do
+	local order=()
+	for s in "$@"; do
 		key=$(group_key "$s")
 		if [ -z "$key" ]; then
 			order+=("$s")
@@ -440,13 +468,99 @@ if [ ${#scenarios[@]} -gt 0 ]; then
 	done
 	for o in "${order[@]}"; do
 		case $o in
-		@*) group "${members[${o#@}]}" ;;
-		*) guest "$o" ;;
+		@*) echo "$arch|${members[${o#@}]}" ;;
+		*) echo "$arch|$o" ;;
 		esac
+	done
+}
+
+# run_unit ARCH|A,B,...: boots and judges one unit.
+run_unit() {
+	use_arch "${1%%|*}"
+	group "${1#*|}"
+}
+
+# Each guest architecture's own totals, for the closing lines of a run with two.
+declare -A arch_total=()
+# arch_count ARCH PASSED FAILED SKIPPED: adds to ARCH's totals.
+arch_count() {
+	local t=(${arch_total[$1]:-0 0 0})
+	arch_total[$1]="$((t[0] + $2)) $((t[1] + $3)) $((t[2] + $4))"
+}
+
+# The guest lanes: up to GUEST_JOBS units run at once, each in a subshell whose output and counts
+# go to files under $tmp; its output is shown and its counts added once it ends (in the order the
+# units end). A guest mostly keeps one host CPU busy (the scenario's one task, the vCPU that runs
+# it), so two lanes on two cores nearly halve the suite. --show (make run) runs one lane, live.
+lane_start() {
+	local k=$1
+	(
+		total_pass=0 total_fail=0 total_skip=0 failures=() ktap_body=$tmp/ktap.$k
+		: >"$ktap_body"
+		run_unit "$2"
+		{
+			echo "u_pass=$total_pass u_fail=$total_fail u_skip=$total_skip"
+			declare -p failures | sed 's/^declare -a failures=/u_failures=/'
+		} >"$tmp/state.$k"
+	) >"$tmp/out.$k" 2>&1 &
+	lane_pid[$!]=$k
+}
+lane_end() {
+	local k=${lane_pid[$1]} u_pass=0 u_fail=0 u_skip=0
+	local -a u_failures=()
+	unset "lane_pid[$1]"
+	cat "$tmp/out.$k"
+	# shellcheck disable=SC1090
+	if [ -f "$tmp/state.$k" ]; then
+		. "$tmp/state.$k"
+	else
+		u_fail=1 u_failures=("unit $k (${lane_unit[$k]}): its lane ended without its counts")
+	fi
+	cat "$tmp/ktap.$k" >>"$ktap_body"
+	total_pass=$((total_pass + u_pass)) total_fail=$((total_fail + u_fail))
+	total_skip=$((total_skip + u_skip))
+	arch_count "${lane_unit[$k]%%|*}" $u_pass $u_fail $u_skip
+	failures+=(${u_failures[@]+"${u_failures[@]}"})
+}
+
+if [ ${#scenarios[@]} -gt 0 ]; then
+	: "${KERNEL:?KERNEL must name the guest kernel}" "${INITRD:?INITRD must name the initramfs}"
+	# The second architecture's units first: they are few and long, and the first lane to free
+	# up takes the next.
+	mapfile -t lane_unit < <(
+		[ -z "$also_arch" ] || [ -z "$also_scenarios" ] || units "$also_arch" $also_scenarios
+		units "$primary_arch" "${scenarios[@]}"
+	)
+	jobs=${GUEST_JOBS:-1}
+	[ $show -eq 0 ] || jobs=1
+	declare -A lane_pid=()
+	for k in "${!lane_unit[@]}"; do
+		if [ "$jobs" -le 1 ]; then
+			before=($total_pass $total_fail $total_skip)
+			run_unit "${lane_unit[$k]}"
+			arch_count "${lane_unit[$k]%%|*}" $((total_pass - before[0])) \
+				$((total_fail - before[1])) $((total_skip - before[2]))
+			continue
+		fi
+		while [ ${#lane_pid[@]} -ge "$jobs" ]; do
+			wait -n -p done_pid "${!lane_pid[@]}"
+			lane_end "$done_pid"
+		done
+		lane_start "$k" "${lane_unit[$k]}"
+	done
+	while [ ${#lane_pid[@]} -gt 0 ]; do
+		wait -n -p done_pid "${!lane_pid[@]}"
+		lane_end "$done_pid"
 	done
 fi
 ktap_write
 echo "KTAP results: ${ktap_out#"$top"/}"
+if [ -n "$also_arch" ]; then
+	for a in "$primary_arch" "$also_arch"; do
+		t=(${arch_total[$a]:-0 0 0})
+		echo "$a guest: ${t[0]} passed, ${t[1]} failed, ${t[2]} skipped"
+	done
+fi
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "failures:"
 	printf '  %s\n' "${failures[@]}"

@@ -295,6 +295,15 @@ expect "run.sh: ... counted as skipped" ok "^0 passed, 0 failed, 1 skipped$" cat
 # they must not read as a splat; nor must the known early-boot KASAN report before /init
 # (tests/run.sh: boot_filter).
 fake "$tmp/guest-qemu" qemu '
+if [ -n "${FAKE_LANES:-}" ]; then
+	# Waits up to 3 s for another guest, and says whether one came.
+	mkdir -p "$FAKE_LANES" && touch "$FAKE_LANES/$$"
+	trap "sleep 0.5; rm -f $FAKE_LANES/$$" EXIT
+	for i in $(seq 30); do
+		[ "$(ls "$FAKE_LANES" | wc -l)" -gt 1 ] && { echo "[    0.000001] fake: another guest is running"; break; }
+		sleep 0.1
+	done
+fi
 prev= results= append=
 for a in "$@"; do
 	[ "$prev" = -serial ] && case $a in file:*) results=${a#file:} ;; esac
@@ -331,6 +340,27 @@ expect "run.sh: ... the second's failed check and splat are its own" ok \
 	'^<== scenario lifetime: 0 passed, 2 failed \(1\.0s in basic\+lifetime' echo "$group_out"
 expect "run.sh: ... and its splat is named" ok '^  lifetime: kernel log shows: .*BUG: KASAN' echo "$group_out"
 expect "run.sh: GUEST_GROUP=0 boots each alone" ok '^==> scenario lifetime$' echo "$(grouped GUEST_GROUP=0)"
+# Lanes (GUEST_JOBS): two guests at once, each judged and counted as alone.
+lanes_out=$(grouped GUEST_GROUP=0 GUEST_JOBS=2 FAKE_LANES="$tmp/lanes")
+expect "run.sh: GUEST_JOBS=2 boots two guests at once" ok "fake: another guest is running" \
+	cat "$tmp/guest/basic.log" "$tmp/guest/lifetime.log"
+expect "run.sh: ... each judged and counted as alone" ok '<== scenario lifetime: 0 passed, 2 failed .*\^1 passed, 2 failed\^$' \
+	tr '\n' '^' <<<"$lanes_out"
+expect "run.sh: ... one KTAP file, its subtests numbered in turn" ok '\^1\.\.2\^ .*\^(not )?ok 1 [a-z]+\^ .*\^(not )?ok 2 [a-z]+\^$' \
+	tr '\n' '^' <"$tmp/k.ktap"
+# A second architecture in the same run (make test: ALSO_ARCH): its own environment, logs and
+# totals, its scenarios tagged.
+also_out=$(grouped GUEST_JOBS=2 ALSO_ARCH=arm64 ALSO_SCENARIOS=basic ALSO_ENV="QEMU=$tmp/guest-qemu/qemu
+KERNEL=/nonexistent-arm64
+INITRD=/nonexistent
+GUEST_LOG_DIR=$tmp/guest-arm64
+KCONFIG_MISSING=")
+expect "run.sh: ALSO_ARCH's scenarios run, tagged" ok '^<== scenario arm64:basic: 1 passed, 0 failed .*guest-arm64/basic.log' \
+	echo "$also_out"
+expect "run.sh: ... booted as that architecture" ok 'command line: .*results_tty=ttyAMA1' cat "$tmp/guest-arm64/basic.log"
+expect "run.sh: ... with totals per architecture" ok '\^x86_64 guest: 1 passed, 2 failed, 0 skipped\^arm64 guest: 1 passed, 0 failed, 0 skipped\^' \
+	tr '\n' '^' <<<"$also_out"
+expect "run.sh: ... and in the one KTAP file" ok '^ok [0-9] arm64:basic$' cat "$tmp/k.ktap"
 
 # lib.sh's have: a missing feature skips each check named, with the options.
 have_out=$(bash -c ". '$root/tests/guest/lib.sh'; kconfig_missing=kmemleak:debug_kmemleak+kunit:kunit,kunit_debugfs
@@ -374,6 +404,11 @@ MUTATIONS=(
 	'tests/run.sh :: s/on = (\$3 == n)/on = 1/ :: run.sh: ... the second'
 	'tests/run.sh :: s/ | tr A-Z a-z)"/)"/ :: run.sh: ... the first is judged'
 	'tests/run.sh :: s/{ skip = 1; next }/{ next }/ :: run.sh: ... the first is judged'
+	'tests/run.sh :: s/^\tjobs=\${GUEST_JOBS:-1}/\tjobs=1/ :: run.sh: GUEST_JOBS=2 boots two'
+	'tests/run.sh :: s/ok " ++n " "/ok " n " "/ :: run.sh: ... one KTAP file'
+	'tests/run.sh :: s/^\t\[ "\$1" = "\$primary_arch" \] || tag=\$1:/\t:/ :: run.sh: ALSO_ARCH.s scenarios run, tagged'
+	'tests/run.sh :: s/^\texport GUEST_ARCH=\$1/\t:/ :: run.sh: ... booted as that architecture'
+	'tests/run.sh :: s/arch_count "\${lane_unit\[\$k\]%%|\*}" \$u_pass/arch_count "$primary_arch" $u_pass/ :: run.sh: ... with totals per architecture'
 	'tests/guest/lib.sh :: s/\[ "\${w%%:\*}" = "\$feature" \] || continue/:/ :: lib.sh: have answers yes'
 	'Makefile :: s/printf .  %s ?= %s\\n. "\$\$var" "\$\$def"/printf "  %s = %s\\n" "$$var" "$$now"/ :: make help lists every setting'
 )
