@@ -49,6 +49,29 @@ fi_setup() {
 	echo N >$d/failslab/ignore-gfp-wait && echo N >$d/fail_page_alloc/ignore-gfp-wait &&
 		echo 0 >$d/fail_page_alloc/min-order && test -w /proc/thread-self/fail-nth
 }
+# Kernel sites that ignore their own allocation's failure are not failed, where the kernel has
+# fault injection's stack-trace filter (reject-start, reject-end: no fault when a caller lies in
+# that range; qemu/kernel-arm64.config has it): genirq's irq_domain_set_mapping() ignores a
+# failed radix-tree insert, which leaves the interrupt without a reverse mapping. On arm64 every
+# MSI's LPI (hwirq 8192 and up) goes into that tree: the probe succeeds, and the GIC warns
+# "Unexpected interrupt" instead of delivering the MSI. WARN_ONCE: only the first is seen, so
+# this cannot be told apart afterwards like the known bugs below.
+# fi_reject SYMBOL: rejects SYMBOL's text, from its address to the next symbol's.
+fi_reject() {
+	local d=/sys/kernel/debug range t
+	range=$(sort /proc/kallsyms | awk -v f="$1" '
+		$3 == f { s = $1; next }
+		s && $1 != s { print "0x" s, "0x" $1; exit }')
+	[ -n "$range" ] && [ "${range%% *}" != 0x0000000000000000 ] || { echo "no address for $1"; return 1; }
+	for t in failslab fail_page_alloc; do
+		echo "${range%% *}" >$d/$t/reject-start && echo "${range#* }" >$d/$t/reject-end || return 1
+	done
+	echo "not failed: $1 ($range)"
+}
+if [ -e /sys/kernel/debug/failslab/reject-start ]; then
+	check "fault injection leaves out irq_domain_set_mapping (genirq ignores its failure)" \
+		fi_reject irq_domain_set_mapping
+fi
 check "fault injection configured (failslab, fail_page_alloc, fail_usercopy; verbose 0)" fi_setup
 
 # The splat list of tests/run.sh (SPLATS).
@@ -62,7 +85,7 @@ dmesg_splats() {
 		/vmalloc error:|page allocation failure:/ { allow = 1 }
 		# Kernel bugs this sweep found outside the driver (see KNOWN_KERNEL_BUGS): reported on
 		# the results channel, not counted against the driver.
-		/BUG: KASAN: (slab-)?use-after-free in acpi_ns_get_attached_object|WARNING: fs\/proc\/generic.c:[0-9]+ at remove_proc_entry/ {
+		/BUG: KASAN: (slab-)?use-after-free in acpi_ns_get_attached_object|WARNING: fs\/proc\/generic.c:[0-9]+ at remove_proc_entry|WARNING: drivers\/irqchip\/irq-gic-v3-its.c:2251 at its_(lpi_free|msi_teardown)\+/ {
 			print "known kernel bug: " $0 >> "/tmp/known_kernel_bugs"; allow = 1; next
 		}
 		/Call Trace:/ && allow { allow = 0; next }
@@ -244,6 +267,11 @@ sweep() {
 #   acpi_ns_get_attached_object; "use-after-free" once the object's slab page itself was freed).
 # - genirq: a failed proc_mkdir() in request_irq()'s register_irq_proc() is ignored, and
 #   freeing the vectors later warns that /proc/irq/N is missing (remove_proc_entry).
+# - GICv3 ITS (arm64): freeing a device's LPIs allocates (free_lpi_range() puts the range back
+#   on a list with kmalloc), and its_lpi_free() answers a failed allocation with WARN_ON; the
+#   range stays lost. Reported as a WARNING at its_lpi_free, or at its_msi_teardown into which it
+#   is inlined; matched by its line in the pinned 7.3.4 source (2251), because its_msi_teardown
+#   has a second warning (LPIs still mapped at teardown) that must still fail the sweep.
 # This scenario judges every kernel line itself after each N and at its end (dmesg_splats), so
 # the console is quiet from the first sweep on (KERN_EMERG only: a panic still shows);
 # kasan_multi_shot keeps KASAN reporting after the first report.
