@@ -16,6 +16,11 @@
 # Environment: SETUP_ROOT, the tree whose Makefile, qemu/ and rust-toolchain.toml are checked
 # (default: this repository; the mutations use copies).
 set -uo pipefail
+# The checks set what they test themselves. Nothing of the run that called them may leak in: make
+# test passes tests/run.sh a real guest (KERNEL, INITRD, ALSO_ENV...), which the harness checks
+# below would boot, and make's command-line settings (MAKEFLAGS) would change make help's values.
+unset KERNEL INITRD QEMU GUEST_ARCH GUEST_TIMEOUT GUEST_GROUP GUEST_APPEND GUEST_LOG_DIR KTAP_OUT \
+	GUEST_JOBS KCONFIG_MISSING ALSO_ARCH ALSO_SCENARIOS ALSO_ENV MAKEFLAGS MAKELEVEL MFLAGS
 top=$(cd "$(dirname "$0")/../.." && pwd)
 root=${SETUP_ROOT:-$top}
 mutations=1
