@@ -556,10 +556,13 @@ fi
 ktap_write
 echo "KTAP results: ${ktap_out#"$top"/}"
 if [ -n "$also_arch" ]; then
+	host_total=($total_pass $total_fail $total_skip)
 	for a in "$primary_arch" "$also_arch"; do
 		t=(${arch_total[$a]:-0 0 0})
 		echo "$a guest: ${t[0]} passed, ${t[1]} failed, ${t[2]} skipped"
+		host_total=($((host_total[0] - t[0])) $((host_total[1] - t[1])) $((host_total[2] - t[2])))
 	done
+	echo "host: ${host_total[0]} passed, ${host_total[1]} failed, ${host_total[2]} skipped"
 fi
 if [ ${#failures[@]} -gt 0 ]; then
 	echo "failures:"

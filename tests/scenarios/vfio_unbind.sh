@@ -1,7 +1,6 @@
 # Taking the device away from a running rig: unbinding vfio-pci while edu-rig holds the device
 # (serving clients, or in the middle of probe/remove churn) completes on vfio-pci's first request,
-# because the rig listens to the request interrupt and releases the device (without it, vfio-pci
-# would only ask again after 10 s, "Relaying device request to user (#1)"); the rig exits 1 with
+# because the rig listens to the request interrupt and releases the device; the rig exits 1 with
 # a clear error and never panics. Then the same with a PCI hot removal (sysfs remove), where
 # vfio-ioctls' own VfioDevice drop would panic on the vanished sysfs directory if the rig did not
 # guard against it.
@@ -13,18 +12,18 @@
 kmemleak_reset
 bdf=$(edu_bdfs | head -n 1)
 
-# requests: how many times vfio-pci has asked the device's user to release it, in this boot.
-requests() { dmesg | grep -c 'vfio-pci .*: Relaying device request to user'; }
-
 # take_away LABEL CMD...: runs CMD (a sysfs write taking the device away) with the rig in the
-# background and checks that vfio-pci asked once, the exit status and message. The time it took
-# is printed beside the rig's own remove time (on the debug kernel closing the VFIO device alone
-# takes most of a second), never judged: the count of requests is what tells a rig that released
-# the device on the first request from one that held it until the second, 10 s later.
+# background and checks that it completed on vfio-pci's first request, the exit status and
+# message. vfio_unregister_group_dev() asks the user to release the device, waits 10 s for it
+# (HZ * 10 in drivers/vfio/vfio_main.c), and only then asks again: taking the device away
+# completes in under 10 s exactly when the rig released it on the first request. A rig that
+# ignored it would release on the second, after 10 s or more (seen: 10.35 s with a rig that skips
+# the first request), or never. The kernel's log cannot tell them apart: vfio-pci logs only every
+# tenth request. The time is the kernel's protocol, not a performance bound: the release itself
+# takes 0.2-1.3 s on the debug kernel, printed beside the rig's own remove time.
 take_away() {
 	label=$1
 	shift
-	n0=$(requests)
 	t0=$(uptime_s)
 	check "$label: completes" "$@"
 	t1=$(uptime_s)
@@ -32,8 +31,8 @@ take_away() {
 	rc=$?
 	cat /tmp/rig.out
 	echo "$label took $(awk "BEGIN { print $t1 - $t0 }") s; the rig: $(grep -E -o 'removed in [0-9]+ us|(probe|remove)_max_us=[0-9]+' /tmp/rig.out | paste -sd' ')"
-	check_eq "$label: vfio-pci asked once (the rig released the device on its first request)" 1 \
-		echo $(($(requests) - n0))
+	check "$label: done before vfio-pci's second request, 10 s after its first" \
+		awk "BEGIN { exit !($t1 - $t0 < 10) }"
 	check_eq "$label: the rig exited with status 1" 1 echo $rc
 	check "$label: the rig reported ENODEV" grep -q '^error: ENODEV (' /tmp/rig.out
 	check "$label: no panic" no_panic /tmp/rig.out
