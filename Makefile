@@ -2,7 +2,7 @@
 #
 #   make run     set up everything, boot the guest, load the driver and show it working
 #   make all     the same as make run (the default target)
-#   make test    host tests + every guest scenario; exits non-zero on any failure
+#   make test    host tests + every guest scenario, and TEST_ALSO_SCENARIOS on arm64; non-zero on any failure
 #   make host-test    the host tests only (cargo test, loom mutations, setup checks); no kernel
 #   make guest-test SCENARIOS="basic waits"   those guest scenarios only (all without SCENARIOS)
 #   make shell   boot the guest to an interactive shell
