@@ -113,8 +113,12 @@ initramfs: driver controls guest-tools
 		$(ARCH_OUT)/edu_guard_break.ko -- $(GUEST_TOOLS)
 
 # KCONFIG_MISSING: what the kernel lacks of tests/kconfig-needs (none for the test kernel).
-GUEST_ENV = KERNEL=$$(cat $(KDIR_FILE))/$(KERNEL_IMAGE) INITRD=$(INITRD) $(ARCH_RUN_ENV) \
-	KCONFIG_MISSING="$$(qemu/kconfig.sh --missing $$(cat $(KDIR_FILE)) $(ARCH))"
+# kernel_image KDIR_FILE, kernel_missing KDIR_FILE: shell words giving the kernel image of the
+# tree KDIR_FILE records, and what that tree lacks of tests/kconfig-needs.
+kernel_image = $$(cat $(1))/$(KERNEL_IMAGE)
+kernel_missing = $$(qemu/kconfig.sh --missing $$(cat $(1)) $(ARCH))
+GUEST_ENV = KERNEL=$(call kernel_image,$(KDIR_FILE)) INITRD=$(INITRD) $(ARCH_RUN_ENV) \
+	KCONFIG_MISSING="$(call kernel_missing,$(KDIR_FILE))"
 
 run: initramfs
 	@$(GUEST_ENV) tests/run.sh --show --quiet --no-host demo
@@ -135,9 +139,8 @@ also-initramfs:
 
 # The guest's environment for tests/run.sh, one VAR=value line each.
 guest-env:
-	@printf '%s\n' "KERNEL=$$(cat $(KDIR_FILE))/$(KERNEL_IMAGE)" INITRD=$(INITRD) QEMU='$(QEMU)' \
-		GUEST_LOG_DIR=$(ARCH_OUT)/guest \
-		"KCONFIG_MISSING=$$(qemu/kconfig.sh --missing $$(cat $(KDIR_FILE)) $(ARCH))"
+	@printf '%s\n' "KERNEL=$(call kernel_image,$(KDIR_FILE))" INITRD=$(INITRD) QEMU='$(QEMU)' \
+		GUEST_LOG_DIR=$(ARCH_OUT)/guest "KCONFIG_MISSING=$(call kernel_missing,$(KDIR_FILE))"
 
 host-test:
 	@tests/run.sh --no-guest
@@ -161,8 +164,8 @@ shell: initramfs
 # QUICK=1 for a short run.
 # Performance is never measured on the debug kernel: the guest benchmarks boot the bench kernel.
 # One guest at a time (GUEST_JOBS=1): a benchmark never shares the CPUs with another guest.
-BENCH_ENV = GUEST_JOBS=1 KERNEL=$$(cat $(BENCH_KDIR_FILE))/$(KERNEL_IMAGE) INITRD=$(BENCH_INITRD) $(ARCH_RUN_ENV) \
-	KCONFIG_MISSING="$$(qemu/kconfig.sh --missing $$(cat $(BENCH_KDIR_FILE)) $(ARCH))"
+BENCH_ENV = GUEST_JOBS=1 KERNEL=$(call kernel_image,$(BENCH_KDIR_FILE)) INITRD=$(BENCH_INITRD) \
+	$(ARCH_RUN_ENV) KCONFIG_MISSING="$(call kernel_missing,$(BENCH_KDIR_FILE))"
 bench: bench-build
 	@$(STEP) "host benchmarks" env QUICK=$(QUICK) benches/run.sh
 	@$(STEP) "guest benchmarks (bench kernel)" env $(BENCH_ENV) \

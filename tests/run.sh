@@ -523,6 +523,14 @@ lane_end() {
 	arch_count "${lane_unit[$k]%%|*}" $u_pass $u_fail $u_skip
 	failures+=(${u_failures[@]+"${u_failures[@]}"})
 }
+# lanes_below N: ends lanes, each as it ends, until fewer than N run.
+lanes_below() {
+	local done_pid
+	while [ ${#lane_pid[@]} -ge "$1" ]; do
+		wait -n -p done_pid "${!lane_pid[@]}"
+		lane_end "$done_pid"
+	done
+}
 
 if [ ${#scenarios[@]} -gt 0 ]; then
 	: "${KERNEL:?KERNEL must name the guest kernel}" "${INITRD:?INITRD must name the initramfs}"
@@ -543,16 +551,10 @@ if [ ${#scenarios[@]} -gt 0 ]; then
 				$((total_fail - before[1])) $((total_skip - before[2]))
 			continue
 		fi
-		while [ ${#lane_pid[@]} -ge "$jobs" ]; do
-			wait -n -p done_pid "${!lane_pid[@]}"
-			lane_end "$done_pid"
-		done
+		lanes_below "$jobs"
 		lane_start "$k" "${lane_unit[$k]}"
 	done
-	while [ ${#lane_pid[@]} -gt 0 ]; do
-		wait -n -p done_pid "${!lane_pid[@]}"
-		lane_end "$done_pid"
-	done
+	lanes_below 1
 fi
 ktap_write
 echo "KTAP results: ${ktap_out#"$top"/}"
