@@ -33,6 +33,8 @@ mod chrdev;
 mod cshim;
 mod device;
 mod file;
+#[cfg(edu_guard_break)]
+mod guard_break;
 mod hw;
 mod irq;
 mod kunit;
@@ -95,8 +97,15 @@ module! {
             default: 1,
             description: "Listener guard: 0 = module (try_module_get), 1 = rcu (module_is_live)",
         },
+        break_bug: u32 {
+            default: 0,
+            description: "Deliberate bug (controls' build only): 1 = KASAN, 2 = DMA after free",
+        },
     },
 }
+
+/// The largest valid `break_bug`: 0, or 2 in the positive controls' build (`guard_break.rs`).
+const MAX_BREAK_BUG: u32 = if cfg!(edu_guard_break) { 2 } else { 0 };
 
 /// The module's facilities, in the order module init registers them.
 ///
@@ -129,6 +138,9 @@ fn check_parameters() -> Result {
     if module_parameters::listener_guard.value() > listener::MAX_GUARD {
         return bad("listener_guard must be 0 (module) or 1 (rcu)");
     }
+    if module_parameters::break_bug.value() > MAX_BREAK_BUG {
+        return bad("break_bug must be 0 (only the positive controls' build has the bugs)");
+    }
     if module_parameters::max_devices.value() == 0 {
         return bad("max_devices must be at least 1");
     }
@@ -141,6 +153,11 @@ fn check_parameters() -> Result {
 impl kernel::Module for EduModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         check_parameters()?;
+        #[cfg(edu_guard_break)]
+        if guard_break::chosen(guard_break::Bug::OutOfBounds) {
+            guard_break::out_of_bounds_read()?;
+            pr_info!("break_bug=1: read past the end of a KVec\n");
+        }
         let mut ladder = Ladder::new(
             "init",
             None,
@@ -231,6 +248,11 @@ impl Quiesce<'_> {
 
 impl Drop for Quiesce<'_> {
     fn drop(&mut self) {
+        // The bug of `break_bug=2`: the DMA buffer goes before the engine is stopped.
+        #[cfg(edu_guard_break)]
+        if guard_break::chosen(guard_break::Bug::DmaFreeFirst) {
+            guard_break::free_dma_buffer(self.pdev, &self.dev);
+        }
         self.quiesce();
     }
 }

@@ -4,6 +4,9 @@
 kmemleak_reset
 check_eq "modinfo alias" "alias:          pci:v00001234d000011E8sv*sd*bc*sc*i*" \
 	sh -c "modinfo edu | grep '^alias'"
+# The deliberate bugs of the positive controls live only in their build (edu_guard_break.ko).
+check_err "break_bug=1 is refused (only the controls' build has the deliberate bugs)" EINVAL load break_bug=1
+check_err "break_bug=2 is refused" EINVAL load break_bug=2
 check "insmod edu" load
 kunit=/sys/kernel/debug/kunit/edu/results
 if have kunit "KUnit: the edu suite ran at load" "KUnit: 9 edu tests passed" \

@@ -7,7 +7,7 @@
 # qmp
 # qemu: -device intel-iommu,intremap=on
 # qemu: -device pcie-root-port,id=rp1,slot=1,chassis=1 -device edu,bus=rp1,id=e1
-# append: intel_iommu=on
+# append: intel_iommu=on iommu.strict=1
 . /tests/lib.sh
 . /tests/vfio.sh
 kmemleak_reset

@@ -33,21 +33,34 @@ check "the new registration still gets events" sh -c "test \$(cat $ev) -ge $((be
 check "rmmod the re-attached edu_client" unload_client
 
 # The storm: two processes raise interrupts as fast as they can while the client comes and goes.
+# Each hammer checks every value it gets back; SIGTERM ends it with its counts, and with exit
+# status 1 if a value was wrong. It handles SIGTERM from before it opens the device.
 eductl /dev/edu0 hammer 3600 >/tmp/h1 2>&1 &
 h1=$!
 eductl /dev/edu0 hammer 3600 >/tmp/h2 2>&1 &
 h2=$!
+check "hammer 1 has /dev/edu0 open" wait_until 60 holds_open $h1 /dev/edu0
+check "hammer 2 has /dev/edu0 open" wait_until 60 holds_open $h2 /dev/edu0
 dmesg -c >/dev/null
 round=1
 while [ $round -le "$edu_client_rounds" ]; do
 	load_client || fail "storm round $round: insmod edu_client"
-	sleep 0.2
-	[ "$(cat $ev)" -gt 0 ] || fail "storm round $round: no event reached the client"
+	wait_until 60 count_above $ev 0 || fail "storm round $round: no event reached the client"
 	unload_client || fail "storm round $round: rmmod edu_client"
 	round=$((round + 1))
 done
 kill $h1 $h2
-wait $h1 $h2
+wait $h1
+rc1=$?
+wait $h2
+rc2=$?
+cat /tmp/h1 /tmp/h2
+for h in 1 2; do
+	eval rc=\$rc$h
+	check_eq "hammer $h: exit status 0 (every value right)" 0 echo $rc
+	check "hammer $h: its ioctls succeeded" grep -q ' ioctl_ok=[1-9]' /tmp/h$h
+	check "hammer $h: no wrong value" grep -q ' wrong=0 ' /tmp/h$h
+done
 check_eq "every storm round reported its exit" "$edu_client_rounds" sh -c \
 	"dmesg | grep -c 'edu_client: [0-9]* events, [0-9]* after exit began'"
 check_eq "no call after exit began, in any round" "$edu_client_rounds" sh -c \

@@ -4,7 +4,7 @@
 # data, DMA bounds).
 # needs: vfio
 # qemu: -device intel-iommu,intremap=on -device edu -device edu
-# append: intel_iommu=on
+# append: intel_iommu=on iommu.strict=1
 . /tests/lib.sh
 . /tests/vfio.sh
 kmemleak_reset

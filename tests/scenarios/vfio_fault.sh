@@ -3,7 +3,7 @@
 # the device is then fully usable again (the group can be opened again). k = 8 succeeds.
 # needs: vfio
 # qemu: -device intel-iommu,intremap=on -device edu
-# append: intel_iommu=on
+# append: intel_iommu=on iommu.strict=1
 . /tests/lib.sh
 . /tests/vfio.sh
 kmemleak_reset

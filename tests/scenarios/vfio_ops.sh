@@ -3,7 +3,7 @@
 # interrupt, raise/ack, DMA byte for byte through an IOVA mapping, and the bounds errors.
 # needs: vfio
 # qemu: -device intel-iommu,intremap=on -device edu
-# append: intel_iommu=on
+# append: intel_iommu=on iommu.strict=1
 . /tests/lib.sh
 . /tests/vfio.sh
 kmemleak_reset

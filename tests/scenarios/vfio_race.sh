@@ -17,7 +17,7 @@
 # the full 1000 MSI + 200 INTx + 200 kernel cycles by overriding them on the kernel command line.
 # needs: vfio
 # qemu: -device intel-iommu,intremap=on -device edu -device edu
-# append: intel_iommu=on
+# append: intel_iommu=on iommu.strict=1
 . /tests/lib.sh
 race_cycles=${race_cycles:-30} race_intx_cycles=${race_intx_cycles:-20}
 race_kernel_cycles=${race_kernel_cycles:-20}

@@ -6,7 +6,7 @@
 # guard against it.
 # needs: vfio
 # qemu: -device intel-iommu,intremap=on -device edu
-# append: intel_iommu=on
+# append: intel_iommu=on iommu.strict=1
 . /tests/lib.sh
 . /tests/vfio.sh
 kmemleak_reset

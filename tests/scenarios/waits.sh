@@ -4,7 +4,12 @@
 # 100 ms of device time, which makes both deterministic.
 # At the end the driver stays bound with a DMA reader inside the device: power-off must run the
 # driver's shutdown (revoke, quiesce, bus mastering off), which the harness finds on the console.
-# qemu: -device edu
+# DMA is in flight at unbind (hot removal, shutdown): behind the emulated IOMMU, a transfer that
+# outlives its buffer faults (the harness fails on an IOMMU fault), as on arm64, whose SMMUv3 is
+# always there; strict mode, since lazy IOTLB invalidation lets a transfer that ends within 10 ms
+# of the unmap through.
+# qemu: -device intel-iommu,intremap=on -device edu
+# append: intel_iommu=on iommu.strict=1
 # log: edu 0000:00:..\..: edu0: shut down: callers revoked, interrupt sources off, bus mastering off
 . /tests/lib.sh
 kmemleak_reset
