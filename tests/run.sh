@@ -291,9 +291,19 @@ guest() {
 	append=$(header "$file" append)
 	if grep -q '^# control: ' "$file"; then
 		local variant
+		local variant after
 		for variant in $(sed -n 's/^# control: \([^ ]*\) .*/\1/p' "$file" | awk '!seen[$0]++'); do
-			boot_and_judge "$name" "$name.$variant" "$append control=$variant" "$qargs" \
-				"$(sed -n "s/^# control: $variant //p" "$file")"
+			# "# control-after: VARIANT SCENARIO": the variant runs as the second part of a
+			# boot shared with SCENARIO (which must pass), its logs in a directory of their own.
+			after=$(sed -n "s/^# control-after: $variant //p" "$file")
+			if [ -n "$after" ]; then
+				mkdir -p "$logdir/$name.$variant"
+				logdir=$logdir/$name.$variant boot_and_judge "$after,$name" "$after+$name.$variant" \
+					"$append control=$variant" "$qargs" "$(sed -n "s/^# control: $variant //p" "$file")"
+			else
+				boot_and_judge "$name" "$name.$variant" "$append control=$variant" "$qargs" \
+					"$(sed -n "s/^# control: $variant //p" "$file")"
+			fi
 		done
 	else
 		boot_and_judge "$name" "$name" "$append" "$qargs" ""
@@ -415,7 +425,14 @@ boot_and_judge() {
 			prc=$rc
 			end=$(sed -n "s/^=== scenario $n exit [0-9]* at \([0-9.]*\)$/\1/p" "$logdir/$n.out")
 			[ "$n" = "$last" ] || [ -z "$end" ] || prc=0
-			verdict "$n" "$n" "$prc" "" "$(echo "${end:-$start} - $start" | bc)" "in $label" \
+			# A positive control that runs after another scenario (guest: control-after) is
+			# the last part, judged as a control under its own label.
+			local lab=$n ex=
+			if [ "$n" = "$last" ] && [ -n "$expect" ]; then
+				lab=${label##*+} ex=$expect
+				mv "$logdir/$n.log" "$logdir/$lab.log" && mv "$logdir/$n.out" "$logdir/$lab.out"
+			fi
+			verdict "$n" "$lab" "$prc" "$ex" "$(echo "${end:-$start} - $start" | bc)" "in $label" \
 				"$([ "$n" = "$last" ] || echo --part)"
 			start=${end:-$start}
 		done

@@ -71,6 +71,27 @@ fi_reject() {
 	done
 	echo "not failed: $1 ($range)"
 }
+# fi_reject_acpica: rejects ACPICA's text: its first function in link order (dsargs.c, first in
+# drivers/acpi/acpica/Makefile) to the end of its last (utxfmutex.c), checked to hold nothing but
+# ACPICA's acpi_ functions and to hold the namespace evaluator and the object allocator. On x86
+# every pci_enable_device() and pci_disable_device() evaluates the PCI interrupt link's methods
+# (_PRT, _CRS, _SRS), and a failed allocation in there leaves a freed namespace object attached:
+# the next evaluation reads it (KASAN: use-after-free in acpi_ns_get_attached_object), and that
+# report turns lockdep off for the rest of the boot.
+fi_reject_acpica() {
+	local d=/sys/kernel/debug t range
+	range=$(grep ' [tT] ' /proc/kallsyms | sort | awk '
+		$3 == "acpi_ds_get_buffer_field_arguments" { on = 1; start = $1 }
+		on && $1 != last_addr && done { print "0x" start, "0x" $1, bad, has; exit }
+		on { if ($3 !~ /^acpi_/) bad = bad " " $3; if ($3 == "acpi_ns_evaluate" || $3 == "acpi_ut_create_internal_object_dbg") has++ }
+		on && $3 == "acpi_release_mutex" { done = 1; last_addr = $1 }')
+	set -- $range
+	[ $# -eq 3 ] && [ "$3" = 2 ] || { echo "ACPICA's range not found or not ACPICA's alone: $range"; return 1; }
+	for t in failslab fail_page_alloc; do
+		echo "$1" >$d/$t/reject-start && echo "$2" >$d/$t/reject-end && echo 32 >$d/$t/stacktrace-depth || return 1
+	done
+	echo "not failed: ACPICA ($1 $2)"
+}
 case $(uname -m) in
 aarch64)
 	check "fault injection leaves out irq_domain_set_mapping (genirq ignores its failure)" \
@@ -221,7 +242,7 @@ after_unbind() {
 points_report=
 sweep() {
 	local name=$1 errnos=" $2 " prep=$3 after=$4 n=1 line inj errno bad=0 why t0 step=$stride
-	local last=0 tried=0 known0
+	local last=0 tried=0 known0 p
 	shift 4
 	case " $only " in "  " | *" $name "*) ;; *) return ;; esac
 	t0=$(cut -d' ' -f1 /proc/uptime)
@@ -259,9 +280,11 @@ sweep() {
 			fail "failnth $name n=$n ($errno): the device is neither clean nor working" "$why"
 			bad=$((bad + 1))
 		fi
-		# The positive control of this sweep's own log oracle (controls.sh, variant failnth):
-		# failnth_plant=NAME:N commits edu_break's WARN after that call.
-		[ "${failnth_plant:-}" != "$name:$n" ] || insmod /lib/modules/edu_break.ko bug=warn 2>/dev/null
+		# The positive controls of this sweep's own oracles (controls.sh, variant failnth):
+		# failnth_plant="NAME:N:BUG..." commits edu_break's BUG after call N of sweep NAME.
+		for p in ${failnth_plant:-}; do
+			[ "${p%:*}" != "$name:$n" ] || insmod /lib/modules/edu_break.ko bug=${p##*:} 2>/dev/null
+		done
 		why=$(dmesg_splats)
 		if [ -n "$why" ]; then
 			echo "$why"
