@@ -117,8 +117,10 @@ initramfs: driver controls guest-tools
 # tree KDIR_FILE records, and what that tree lacks of tests/kconfig-needs.
 kernel_image = $$(cat $(1))/$(KERNEL_IMAGE)
 kernel_missing = $$(qemu/kconfig.sh --missing $$(cat $(1)) $(ARCH))
+# TEST_KERNEL=1: the kernel is the test kernel, which must have every option (tests/run.sh).
+TEST_KERNEL := $(if $(USER_KDIR),0,1)
 GUEST_ENV = KERNEL=$(call kernel_image,$(KDIR_FILE)) INITRD=$(INITRD) $(ARCH_RUN_ENV) \
-	KCONFIG_MISSING="$(call kernel_missing,$(KDIR_FILE))"
+	KCONFIG_MISSING="$(call kernel_missing,$(KDIR_FILE))" TEST_KERNEL=$(TEST_KERNEL)
 
 run: initramfs
 	@$(GUEST_ENV) tests/run.sh --show --quiet --no-host demo
@@ -140,7 +142,8 @@ also-initramfs:
 # The guest's environment for tests/run.sh, one VAR=value line each.
 guest-env:
 	@printf '%s\n' "KERNEL=$(call kernel_image,$(KDIR_FILE))" INITRD=$(INITRD) QEMU='$(QEMU)' \
-		GUEST_LOG_DIR=$(ARCH_OUT)/guest "KCONFIG_MISSING=$(call kernel_missing,$(KDIR_FILE))"
+		GUEST_LOG_DIR=$(ARCH_OUT)/guest "KCONFIG_MISSING=$(call kernel_missing,$(KDIR_FILE))" \
+		TEST_KERNEL=$(TEST_KERNEL)
 
 host-test:
 	@tests/run.sh --no-guest

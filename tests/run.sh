@@ -53,7 +53,9 @@ guest_arch=${GUEST_ARCH:-x86_64}
 # The features of tests/kconfig-needs the guest kernel lacks, as qemu/kconfig.sh --missing prints
 # them (the Makefile passes them for every kernel; none for the test kernel): a scenario that
 # needs one ("# needs:" header) is skipped, and the guest's own checks learn them from
-# kconfig_missing= on the kernel command line (tests/guest/lib.sh: have).
+# kconfig_missing= on the kernel command line (tests/guest/lib.sh: have). TEST_KERNEL=1 (the
+# Makefile's, for the test kernel it builds) says the kernel must have them all: then a missing
+# one fails the run and skips nothing (every check runs, and fails if it must).
 kconfig_missing=${KCONFIG_MISSING:-}
 failures=()
 # A second guest architecture in the same run (make test: arm64 beside x86_64): ALSO_ARCH names
@@ -65,19 +67,33 @@ declare -A arch_env=(["$primary_arch"]="KERNEL=${KERNEL:-}
 INITRD=${INITRD:-}
 QEMU=${QEMU:-}
 GUEST_LOG_DIR=$logdir
-KCONFIG_MISSING=$kconfig_missing")
+KCONFIG_MISSING=$kconfig_missing
+TEST_KERNEL=${TEST_KERNEL:-0}")
 [ -z "$also_arch" ] || arch_env[$also_arch]=${ALSO_ENV:?ALSO_ENV must give the environment of ALSO_ARCH}
 tag=
 # use_arch ARCH: what follows runs on guest ARCH (boot.sh reads GUEST_ARCH, QEMU).
 use_arch() {
 	local l
+	TEST_KERNEL=0
 	while IFS= read -r l; do
 		[ -z "$l" ] || export "${l?}"
 	done <<<"${arch_env[$1]}"
 	export GUEST_ARCH=$1
 	guest_arch=$1 logdir=$GUEST_LOG_DIR kconfig_missing=$KCONFIG_MISSING tag=
+	[ "$TEST_KERNEL" != 1 ] || kconfig_missing=
 	[ "$1" = "$primary_arch" ] || tag=$1:
 	mkdir -p "$logdir"
+}
+# test_kernel_complete ARCH: on the test kernel of ARCH (TEST_KERNEL=1), a missing option is a
+# failure of the run, not a reason to skip.
+test_kernel_complete() {
+	use_arch "$1"
+	[ "$TEST_KERNEL" = 1 ] && [ -n "$KCONFIG_MISSING" ] || return 0
+	echo "FAIL: ${tag}the test kernel lacks options of tests/kconfig-needs: $KCONFIG_MISSING (nothing is skipped for them: the checks that need them run and fail)"
+	failures+=("${tag}test kernel: lacks $KCONFIG_MISSING")
+	ktap_subtest kconfig "FAIL: the test kernel lacks $KCONFIG_MISSING"
+	total_fail=$((total_fail + 1))
+	arch_count "$1" 0 1 0
 }
 # Every run's results also go to a KTAP file (Documentation/dev-tools/ktap.rst): one subtest per
 # scenario (and one for the host tests), its checks nested inside.
@@ -110,6 +126,12 @@ ktap_subtest() {
 		[ $n -gt 0 ] || bad=1
 		if [ $bad -eq 0 ]; then echo "ok 0 $name"; else echo "not ok 0 $name"; fi
 	} >>"$ktap_body"
+	# A subtest with no test proves nothing: it fails, and is counted.
+	if ! grep -q -E '^(PASS|FAIL|SKIP): ' <<<"$results"; then
+		echo "FAIL: $name: no test result (an empty KTAP subtest)"
+		failures+=("$name: no test result")
+		total_fail=$((total_fail + 1))
+	fi
 }
 
 # ktap_write: the KTAP file of everything run so far.
@@ -122,8 +144,24 @@ ktap_write() {
 	} >"$ktap_out"
 }
 
-# What in a kernel log fails a run whatever the checks said.
-SPLATS='BUG: |WARNING: |Oops|Kernel panic|general protection fault|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|unreferenced object|KASAN|UBSAN|nobody cared|Call Trace:|rcu_sched self-detected|soft lockup'
+# What in a kernel log fails a run whatever the checks said: one extended regular expression, in
+# tests/guest/splats, which the guest's own log judges (failnth) read too. Kernel reports,
+# sanitizers, lockdep, lockups, and IOMMU faults (the Intel IOMMU's DMAR fault records and
+# interrupt-remapping faults, the SMMUv3's events): a DMA into memory the driver no longer maps.
+SPLATS=$(cat "$top/tests/guest/splats")
+# The taint flags the project sets on purpose (Documentation/admin-guide/tainted-kernels.rst):
+# O (12) out-of-tree module, E (13) unsigned module, N (18) a test (KUnit, the control modules).
+TAINT_OURS=$(((1 << 12) | (1 << 13) | (1 << 18)))
+# taint_names MASK: the letters and meanings of the taint flags in MASK.
+taint_names() {
+	local bits=(P:proprietary-module F:forced-load S:unsafe-smp R:forced-rmmod M:machine-check
+		B:bad-page U:user D:died A:acpi-override W:warning C:staging I:firmware-workaround
+		O:out-of-tree E:unsigned L:soft-lockup K:livepatch X:aux T:randstruct N:test J:fwctl) i out=
+	for i in "${!bits[@]}"; do
+		[ $(($1 >> i & 1)) = 0 ] || out+=" ${bits[$i]}"
+	done
+	echo "${out# }"
+}
 
 host_tests() {
 	local out passed failed
@@ -147,39 +185,78 @@ host_tests() {
 	total_fail=$((total_fail + failed))
 }
 
-# boot_filter LOG: LOG without the one known kernel bug of the early boot, which is not the
-# project's: a timer interrupt taken while the boot CPU is still being identified, long before
-# /init and any module, gives "BUG: KASAN: wild-memory-access in do_raw_spin_lock" from
-# handle_edge_irq (7.3 debug kernel under TCG; about one boot in a hundred with 5-level paging,
-# which qemu/boot.sh now turns off on x86: kept for a GUEST_CPU with LA57). Only that report, and
-# only before "Run /init", is left out, up to the rule that closes it.
-boot_filter() {
-	awk '/Run \/init/ { init = 1 }
-		!init && /BUG: KASAN: wild-memory-access in do_raw_spin_lock/ { skip = 1; next }
-		skip && /^\[ *[0-9.]*\] =+$/ { skip = 0; next }
-		!skip' "$1"
-}
-
 # judge [--part] RC LOG OUT SCRIPT [SPLATS]: prints why a guest run failed, one reason per line,
 # nothing if it passed. --part: LOG and OUT are one scenario's part of a group's boot, which only
 # the last part sees power off. RC is QEMU's exit status (124: killed by the timeout), LOG the
-# kernel console, OUT the results channel (tests/guest/lib.sh, qemu/init), SCRIPT the scenario, whose "# log: REGEX"
-# lines name console lines that must appear (for what happens after the script, such as the
-# driver's shutdown at power-off); at most SPLATS (default 5) distinct splat lines.
+# kernel console, OUT the results channel (tests/guest/lib.sh, qemu/init), SCRIPT the scenario,
+# whose "# log: REGEX" lines name console lines that must appear (for what happens after the
+# script, such as the driver's shutdown at power-off); at most SPLATS (default 5) distinct splat
+# lines. A run passes only if
+# - QEMU exited 0, after the kernel's own "reboot: Power down": the kernel prints it after every
+#   driver's .shutdown has run, so nothing of the driver happens after the last sign of life;
+# - the script reached its end (SCENARIO-END) and exited 0, having run at least one check, and
+#   the counts its end line reports are the check lines read (none lost);
+# - the kernel, asked at the scenario's end (qemu/init), is not tainted but for TAINT_OURS, and
+#   lockdep is still on (debug_locks 1; on a kernel without lockdep, only if the harness was
+#   told it lacks the "oracles" options);
+# - the console has no splat, and every "# log:" line appears.
 judge() {
 	local part=0
 	if [ "$1" = --part ]; then
 		part=1
 		shift
 	fi
-	local rc=$1 log=$2 out=$3 script=$4 splats=${5:-5} status regex
-	[ "$rc" -eq 124 ] && echo "timeout: the guest ran longer than ${guest_timeout}s"
-	[ $part -eq 1 ] || grep -q '^GUEST-DONE' "$log" ||
-		echo "no power-off: the guest did not reach its end (qemu status $rc)"
-	grep -q '^SCENARIO-END$' "$out" || echo "early stop: the script did not reach its end"
+	local rc=$1 log=$2 out=$3 script=$4 splats=${5:-5} status regex end counts read k start
+	if [ "$rc" -eq 124 ]; then
+		echo "timeout: the guest ran longer than ${guest_timeout}s"
+	elif [ "$rc" -ne 0 ]; then
+		echo "qemu: exited with status $rc, not 0 (a clean power-off)"
+	fi
+	[ $part -eq 1 ] || grep -q '^\[ *[0-9.]*\] reboot: Power down$' "$log" ||
+		echo "no power-off: the kernel never logged 'reboot: Power down' (qemu status $rc)"
+	end=$(grep -m1 '^SCENARIO-END\( \|$\)' "$out")
+	if [ -z "$end" ]; then
+		echo "early stop: the script did not reach its end"
+	else
+		counts=$(sed -n 's/^SCENARIO-END passed=\([0-9]*\) failed=\([0-9]*\) skipped=\([0-9]*\)$/\1 \2 \3/p' <<<"$end")
+		read="$(grep -c '^PASS: ' "$out") $(grep -c '^FAIL: ' "$out") $(grep -c '^SKIP: ' "$out")"
+		[ "$counts" = "$read" ] || echo "lost checks: the script counted ${counts:-nothing ($end)}" \
+			"(passed failed skipped), the results channel has $read"
+	fi
 	status=$(sed -n 's/^=== scenario .* exit \([0-9]*\)\( at .*\)\{0,1\}$/\1/p' "$out")
 	[ "${status:-none}" = 0 ] || echo "exit status: the script exited ${status:-without a status}"
-	boot_filter "$log" | grep -E "$SPLATS" | sort -u | head -n "$splats" | sed 's/^/kernel log shows: /'
+	# The kernel's state at the scenario's start and end (qemu/init: kernel_state).
+	k=$(sed -n 's/^=== kernel tainted=\([0-9]*\) debug_locks=\([0-9a-z]*\)$/\1 \2/p' "$out")
+	if [ "$(wc -l <<<"$k")" -lt 2 ]; then
+		echo "kernel state: the guest did not report the kernel's state at the scenario's end"
+	else
+		start=($(head -n 1 <<<"$k")) end=($(tail -n 1 <<<"$k"))
+		# "# taint-judged: W REASON" (failnth): the scenario judges every WARNING itself, line by
+		# line in the kernel log, and lets through only a known kernel bug's pinned one; W is
+		# the one flag that can be so judged (a WARN does not turn lockdep off).
+		local ours=$TAINT_OURS l
+		for l in $(sed -n 's/^# taint-judged: \([^ ]*\).*/\1/p' "$script"); do
+			case $l in W) ours=$((ours | 1 << 9)) ;; *) echo "taint-judged: $l: only W can be" ;; esac
+		done
+		local bad=$((end[0] & ~ours))
+		if [ $bad -ne 0 ]; then
+			if [ $((bad & ~start[0])) -ne 0 ]; then
+				echo "taint: the kernel was tainted during this scenario: $(taint_names $((bad & ~start[0]))) (tainted=${end[0]})"
+			else
+				echo "taint: the kernel was tainted before this scenario began: $(taint_names $bad) (tainted=${end[0]})"
+			fi
+		fi
+		case ${start[1]}/${end[1]} in
+		1/1) ;;
+		none/none)
+			[[ " $kconfig_missing" == *" oracles:"* ]] ||
+				echo "lockdep: the kernel has none (no /proc/lockdep_stats), and the harness was not told it lacks it"
+			;;
+		1/*) echo "lockdep: switched off during this scenario (debug_locks ${end[1]}): it ran, and the scenarios after it run, without lock checking" ;;
+		*) echo "lockdep: already off when this scenario began (debug_locks ${start[1]}): it ran without lock checking" ;;
+		esac
+	fi
+	grep -E "$SPLATS" "$log" | sort -u | head -n "$splats" | sed 's/^/kernel log shows: /'
 	grep '^FAIL: ' "$out" | sed 's/^/check: /'
 	grep -q -E '^(PASS|FAIL): ' "$out" || echo "no check ran"
 	while read -r regex; do
@@ -214,9 +291,19 @@ guest() {
 	append=$(header "$file" append)
 	if grep -q '^# control: ' "$file"; then
 		local variant
+		local variant after
 		for variant in $(sed -n 's/^# control: \([^ ]*\) .*/\1/p' "$file" | awk '!seen[$0]++'); do
-			boot_and_judge "$name" "$name.$variant" "$append control=$variant" "$qargs" \
-				"$(sed -n "s/^# control: $variant //p" "$file")"
+			# "# control-after: VARIANT SCENARIO": the variant runs as the second part of a
+			# boot shared with SCENARIO (which must pass), its logs in a directory of their own.
+			after=$(sed -n "s/^# control-after: $variant //p" "$file")
+			if [ -n "$after" ]; then
+				mkdir -p "$logdir/$name.$variant"
+				logdir=$logdir/$name.$variant boot_and_judge "$after,$name" "$after+$name.$variant" \
+					"$append control=$variant" "$qargs" "$(sed -n "s/^# control: $variant //p" "$file")"
+			else
+				boot_and_judge "$name" "$name.$variant" "$append control=$variant" "$qargs" \
+					"$(sed -n "s/^# control: $variant //p" "$file")"
+			fi
 		done
 	else
 		boot_and_judge "$name" "$name" "$append" "$qargs" ""
@@ -301,7 +388,7 @@ boot_and_judge() {
 		# through, with nothing buffered to lose when it is stopped.
 		if [ $quiet -eq 1 ]; then
 			# A subshell, so that stopping it (below: its children, then itself) stops both.
-			(tail -n +1 -f "$out" | grep --line-buffered -v -E '^(PASS: |SCENARIO-END$)') &
+			(tail -n +1 -f "$out" | grep --line-buffered -v -E '^(PASS: |SCENARIO-END( |$)|=== kernel )') &
 		else
 			tail -n +1 -f "$out" &
 		fi
@@ -338,7 +425,14 @@ boot_and_judge() {
 			prc=$rc
 			end=$(sed -n "s/^=== scenario $n exit [0-9]* at \([0-9.]*\)$/\1/p" "$logdir/$n.out")
 			[ "$n" = "$last" ] || [ -z "$end" ] || prc=0
-			verdict "$n" "$n" "$prc" "" "$(echo "${end:-$start} - $start" | bc)" "in $label" \
+			# A positive control that runs after another scenario (guest: control-after) is
+			# the last part, judged as a control under its own label.
+			local lab=$n ex=
+			if [ "$n" = "$last" ] && [ -n "$expect" ]; then
+				lab=${label##*+} ex=$expect
+				mv "$logdir/$n.log" "$logdir/$lab.log" && mv "$logdir/$n.out" "$logdir/$lab.out"
+			fi
+			verdict "$n" "$lab" "$prc" "$ex" "$(echo "${end:-$start} - $start" | bc)" "in $label" \
 				"$([ "$n" = "$last" ] || echo --part)"
 			start=${end:-$start}
 		done
@@ -534,6 +628,8 @@ lanes_below() {
 
 if [ ${#scenarios[@]} -gt 0 ]; then
 	: "${KERNEL:?KERNEL must name the guest kernel}" "${INITRD:?INITRD must name the initramfs}"
+	[ -z "$also_arch" ] || [ -z "$also_scenarios" ] || test_kernel_complete "$also_arch"
+	test_kernel_complete "$primary_arch"
 	# The second architecture's units first: they are few and long, and the first lane to free
 	# up takes the next.
 	mapfile -t lane_unit < <(

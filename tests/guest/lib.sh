@@ -6,21 +6,34 @@
 
 EDU_KO=/lib/modules/edu.ko
 
-# Every check also counts itself, for `section`'s tally.
+# Every check also counts itself: in this shell, for `section`'s tally, and in the file
+# $checks_log (qemu/init gives each scenario its own), where the checks of subshells and
+# background jobs count too. scenario_end reports the file's counts, and the harness compares
+# them with the lines it read: a check line lost, or printed other than at the start of a line,
+# fails the scenario.
 checks_passed=0 checks_failed=0
+checks_log=${checks_log:-/dev/null}
 pass() {
 	echo "PASS: $1"
+	echo P >>"$checks_log"
 	checks_passed=$((checks_passed + 1))
-}
-
-# scenario_end: the last line of every scenario; the harness fails a run without it.
-scenario_end() {
-	echo SCENARIO-END
-	exit 0
 }
 fail() {
 	echo "FAIL: $1${2:+ ($2)}"
+	echo F >>"$checks_log"
 	checks_failed=$((checks_failed + 1))
+}
+skip() {
+	echo "SKIP: $1"
+	echo S >>"$checks_log"
+}
+
+# scenario_end: the last line of every scenario, with its counts of checks; the harness fails a
+# run without it.
+scenario_end() {
+	echo "SCENARIO-END $(awk '{ n[$1]++ } END { printf "passed=%d failed=%d skipped=%d", n["P"], n["F"], n["S"] }' \
+		"$checks_log" 2>/dev/null)"
+	exit 0
 }
 
 # have FEATURE [CHECK...]: whether the kernel has FEATURE (tests/kconfig-needs). If not, each
@@ -35,7 +48,7 @@ have() {
 	for w in $(echo "${kconfig_missing:-}" | tr + ' '); do
 		[ "${w%%:*}" = "$feature" ] || continue
 		for c in "$@"; do
-			echo "SKIP: $c (the kernel lacks $(echo "${w#*:}" | tr a-z A-Z | sed 's/^/CONFIG_/; s/,/ CONFIG_/g'))"
+			skip "$c (the kernel lacks $(echo "${w#*:}" | tr a-z A-Z | sed 's/^/CONFIG_/; s/,/ CONFIG_/g'))"
 		done
 		return 1
 	done

@@ -20,7 +20,7 @@ set -uo pipefail
 # test passes tests/run.sh a real guest (KERNEL, INITRD, ALSO_ENV...), which the harness checks
 # below would boot, and make's command-line settings (MAKEFLAGS) would change make help's values.
 unset KERNEL INITRD QEMU GUEST_ARCH GUEST_TIMEOUT GUEST_GROUP GUEST_APPEND GUEST_LOG_DIR KTAP_OUT \
-	GUEST_JOBS KCONFIG_MISSING ALSO_ARCH ALSO_SCENARIOS ALSO_ENV MAKEFLAGS MAKELEVEL MFLAGS
+	GUEST_JOBS KCONFIG_MISSING TEST_KERNEL ALSO_ARCH ALSO_SCENARIOS ALSO_ENV MAKEFLAGS MAKELEVEL MFLAGS
 top=$(cd "$(dirname "$0")/../.." && pwd)
 root=${SETUP_ROOT:-$top}
 mutations=1
@@ -314,10 +314,12 @@ expect "run.sh: ... counted as skipped" ok "^0 passed, 0 failed, 1 skipped$" cat
 	env KERNEL=/nonexistent INITRD=/nonexistent GUEST_LOG_DIR="$tmp/guest" KTAP_OUT="$tmp/k.ktap" \
 	KCONFIG_MISSING="faultinject:FAILSLAB" "$root/tests/run.sh" --no-host failnth 2>&1)"
 # Scenarios that boot alike share a boot, each judged on its own part of the logs: a fake QEMU
-# plays the guest (qemu/init's markers), with a failed check and a splat in the second part only.
-# Its console echoes the command line, which names the options the kernel lacks (here KASAN):
-# they must not read as a splat; nor must the known early-boot KASAN report before /init
-# (tests/run.sh: boot_filter).
+# plays the guest (qemu/init's markers, the kernel's state at each scenario's start and end, the
+# counts of its end line, the kernel's "reboot: Power down"), with a failed check and a splat in
+# the second part only. Its console echoes the command line, which names the options the kernel
+# lacks (here KASAN): they must not read as a splat.
+# Scenarios named fake_WHAT (in a copy of the harness, below) each break one thing the harness
+# must catch: FAKE_<WHAT> lines below.
 fake "$tmp/guest-qemu" qemu '
 if [ -n "${FAKE_LANES:-}" ]; then
 	# Waits up to 3 s for another guest, and says whether one came. The bound judges no speed:
@@ -338,22 +340,41 @@ for a in "$@"; do
 	prev=$a
 done
 echo "[    0.000000] Kernel command line: $append"
-printf "[    0.003268] ====\n[    0.004066] BUG: KASAN: wild-memory-access in do_raw_spin_lock+0xb8/0x1d0\n"
-printf "[    0.005747] Call Trace:\n[    0.005747] ====\n[    0.900000] Run /init as init process\n"
-t=1
+echo "[    0.900000] Run /init as init process"
+t=1 rc=0 taint=0 locks=1 poweroff=1
 for s in $(sed -n "s/.*scenario=\([^ ]*\).*/\1/p" <<<"$append" | tr , " "); do
 	echo "[    $t.000000] edu-test: === scenario $s"
-	echo "=== scenario $s" >>"$results"
-	if [ $s = lifetime ]; then
+	printf "=== scenario %s\n=== kernel tainted=%s debug_locks=%s\n" $s $taint $locks >>"$results"
+	end="SCENARIO-END passed=1 failed=0 skipped=0" status=0
+	case $s in
+	lifetime)
 		echo "FAIL: two (broken)" >>"$results"
 		echo "[    $t.500000] BUG: KASAN: slab-use-after-free in fake"
-	else
+		end="SCENARIO-END passed=0 failed=1 skipped=0"
+		;;
+	fake_qemu_rc) echo "PASS: one" >>"$results"; rc=134 ;;
+	fake_no_poweroff) echo "PASS: one" >>"$results"; poweroff=0 ;;
+	fake_early) echo "PASS: one" >>"$results"; end= ;;
+	fake_status) echo "PASS: one" >>"$results"; status=3 ;;
+	fake_lost) echo "PASS: one" >>"$results"; end="SCENARIO-END passed=2 failed=0 skipped=0" ;;
+	fake_indented) echo "  PASS: one" >>"$results" ;;
+	fake_no_check) end="SCENARIO-END passed=0 failed=0 skipped=0" ;;
+	fake_taint) echo "PASS: one" >>"$results"; taint=$((taint | 512 | 4096)) ;;
+	fake_lockdep) echo "PASS: one" >>"$results"; locks=0 ;;
+	fake_iommu)
 		echo "PASS: one" >>"$results"
-	fi
+		echo "[    $t.500000] DMAR: [DMA Write NO_PASID] Request device [0000:00:03.0] fault addr 0x7ff000 [fault reason 0x02] Present bit in context entry is clear"
+		;;
+	*) echo "PASS: one" >>"$results" ;;
+	esac
 	t=$((t + 1))
-	printf "SCENARIO-END\n=== scenario %s exit 0 at %s.0\n" $s $t >>"$results"
+	[ -z "$end" ] || echo "$end" >>"$results"
+	printf "=== scenario %s exit %s at %s.0\n=== kernel tainted=%s debug_locks=%s\n" $s $status $t \
+		$taint $locks >>"$results"
 done
-echo GUEST-DONE'
+echo GUEST-DONE
+[ $poweroff = 0 ] || echo "[    $t.100000] reboot: Power down"
+exit $rc'
 grouped() {
 	env QEMU="$tmp/guest-qemu/qemu" KERNEL=/nonexistent INITRD=/nonexistent GUEST_LOG_DIR="$tmp/guest" \
 		KTAP_OUT="$tmp/k.ktap" KCONFIG_MISSING="kasan:KASAN,KASAN_GENERIC" "$@" \
@@ -388,6 +409,58 @@ expect "run.sh: ... booted as that architecture" ok 'command line: .*results_tty
 expect "run.sh: ... with totals per architecture" ok '\^x86_64 guest: 1 passed, 2 failed, 0 skipped\^arm64 guest: 1 passed, 0 failed, 0 skipped\^host: 0 passed, 0 failed, 0 skipped\^' \
 	tr '\n' '^' <<<"$also_out"
 expect "run.sh: ... and in the one KTAP file" ok '^ok [0-9] arm64:basic$' cat "$tmp/k.ktap"
+
+# Every way a guest run can fail, each once (a copy of the harness with fake_WHAT scenarios,
+# each booted alone by the fake QEMU above, which breaks WHAT): the harness must fail each run
+# for its own reason, and pass the clean one.
+h=$tmp/harness
+mkdir -p "$h/tests/scenarios"
+cp -r "$root/qemu" "$h/"
+cp -r "$root/tests/run.sh" "$root/tests/guest" "$h/tests/"
+for s in ok ok2 qemu_rc no_poweroff early status lost indented no_check taint lockdep iommu log; do
+	echo "# qemu: -device edu" >"$h/tests/scenarios/fake_$s.sh"
+done
+echo "# log: a line no console has" >>"$h/tests/scenarios/fake_log.sh"
+fakes() {
+	env QEMU="$tmp/guest-qemu/qemu" KERNEL=/nonexistent INITRD=/nonexistent GUEST_LOG_DIR="$tmp/fakes" \
+		KTAP_OUT="$tmp/fakes.ktap" "$@" 2>&1
+}
+fake_out=$(fakes GUEST_GROUP=0 "$h/tests/run.sh" --no-host fake_ok fake_qemu_rc fake_no_poweroff \
+	fake_early fake_status fake_lost fake_indented fake_no_check fake_taint fake_lockdep fake_iommu fake_log)
+expect "run.sh: a clean guest run passes" ok '^<== scenario fake_ok: 1 passed, 0 failed' echo "$fake_out"
+expect "run.sh: QEMU exiting non-zero fails the run" ok '^  fake_qemu_rc: qemu: exited with status 134' echo "$fake_out"
+expect "run.sh: a guest that never powers off fails the run" ok \
+	"^  fake_no_poweroff: no power-off: the kernel never logged 'reboot: Power down'" echo "$fake_out"
+expect "run.sh: a script that stops early fails the run" ok '^  fake_early: early stop' echo "$fake_out"
+expect "run.sh: a script's non-zero exit fails the run" ok '^  fake_status: exit status: the script exited 3' echo "$fake_out"
+expect "run.sh: check lines lost on the way fail the run" ok '^  fake_lost: lost checks: the script counted 2 0 0' echo "$fake_out"
+expect "run.sh: a check line not at the start of a line is lost, and fails the run" ok \
+	'^  fake_indented: lost checks: the script counted 1 0 0 .*has 0 0 0' echo "$fake_out"
+expect "run.sh: a scenario that runs no check fails" ok '^  fake_no_check: no check ran' echo "$fake_out"
+expect "run.sh: a taint fails the scenario" ok \
+	'^  fake_taint: taint: the kernel was tainted during this scenario: W:warning \(tainted=4608\)' echo "$fake_out"
+expect "run.sh: lockdep switched off fails the scenario" ok '^  fake_lockdep: lockdep: switched off during this scenario' \
+	echo "$fake_out"
+expect "run.sh: an IOMMU fault fails the scenario" ok '^  fake_iommu: kernel log shows: .*DMAR: \[DMA Write NO_PASID\]' \
+	echo "$fake_out"
+expect "run.sh: a '# log:' line that never appears fails the scenario" ok \
+	"^  fake_log: console: no line matches 'a line no console has'" echo "$fake_out"
+# A shared boot: the second part's taint is its own, the first part stays clean; a part after a
+# tainted one is failed too (it ran on a tainted kernel).
+shared_out=$(fakes "$h/tests/run.sh" --no-host fake_ok fake_taint fake_ok2)
+expect "run.sh: a taint in the second part of a shared boot fails that part" ok \
+	'^  fake_taint: taint: the kernel was tainted during this scenario: W:warning' echo "$shared_out"
+expect "run.sh: ... not the first" ok '^<== scenario fake_ok: 1 passed, 0 failed \(.*in fake_ok\+fake_taint\+fake_ok2' \
+	echo "$shared_out"
+expect "run.sh: ... and the part after it ran on a tainted kernel" ok \
+	'^  fake_ok2: taint: the kernel was tainted before this scenario began: W:warning' echo "$shared_out"
+expect "run.sh: on the test kernel a missing option fails the run, and skips nothing" ok \
+	'\^<== scenario fake_ok: 1 passed.*\^  test kernel: lacks kasan:KASAN' \
+	tr '\n' '^' <<<"$(fakes TEST_KERNEL=1 KCONFIG_MISSING=kasan:KASAN "$h/tests/run.sh" --no-host fake_ok)"
+# The host steps with a cargo that runs no test: an empty KTAP subtest fails.
+fake "$tmp/nocargo" cargo 'exit 0'
+expect "run.sh: a KTAP subtest with no test fails, and is counted" fail '^FAIL: host: no test result' \
+	fakes PATH="$tmp/nocargo:$PATH" "$h/tests/run.sh" --no-guest
 
 # lib.sh's have: a missing feature skips each check named, with the options.
 have_out=$(bash -c ". '$root/tests/guest/lib.sh'; kconfig_missing=kmemleak:debug_kmemleak+kunit:kunit,kunit_debugfs
@@ -427,10 +500,20 @@ MUTATIONS=(
 	'qemu/kconfig.sh :: s/\[ "\$farch" = any \] || // :: kconfig: without CONFIG_RUST'
 	'tests/run.sh :: s/\[ "\${w%%:\*}" = "\$need" \] \&\& out+=/false \&\& out+=/ :: run.sh: a scenario that needs'
 	'tests/run.sh :: s/f = dir "\/" n ".log"/f = f/ :: run.sh: ... the first is judged'
-	'tests/run.sh :: s/\[ \$part -eq 1 \] || grep -q .^GUEST-DONE./grep -q "^GUEST-DONE"/ :: run.sh: ... the first is judged'
+	'tests/run.sh :: s/\[ \$part -eq 1 \] || grep -q/grep -q/ :: run.sh: ... the first is judged'
 	'tests/run.sh :: s/on = (\$3 == n)/on = 1/ :: run.sh: ... the second'
 	'tests/run.sh :: s/ | tr A-Z a-z)"/)"/ :: run.sh: ... the first is judged'
-	'tests/run.sh :: s/{ skip = 1; next }/{ next }/ :: run.sh: ... the first is judged'
+	'tests/run.sh :: s/echo "qemu: exited with status/true "/ :: run.sh: QEMU exiting non-zero'
+	'tests/run.sh :: s/echo "no power-off: the kernel never/true "/ :: run.sh: a guest that never powers off'
+	'tests/run.sh :: s/echo "early stop: the script/true "/ :: run.sh: a script that stops early'
+	'tests/run.sh :: s/\[ "\$counts" = "\$read" \] ||/true ||/ :: run.sh: check lines lost'
+	'tests/run.sh :: s/echo "no check ran"/true/ :: run.sh: a scenario that runs no check'
+	'tests/run.sh :: s/echo "taint: the kernel was tainted during/true "/ :: run.sh: a taint fails'
+	'tests/run.sh :: s/1\/\*) echo "lockdep: switched off/1\/*) true "/ :: run.sh: lockdep switched off'
+	'tests/guest/splats :: s/DMAR: /DMAR-NOT: / :: run.sh: an IOMMU fault'
+	'tests/run.sh :: s/grep -qE "\$regex" "\$log" || echo/grep -qE "$regex" "$log" || true/ :: run.sh: a .# log:. line'
+	'tests/run.sh :: s/\[ "\$TEST_KERNEL" = 1 \] \&\& \[ -n "\$KCONFIG_MISSING" \] || return 0/return 0/ :: run.sh: on the test kernel'
+	'tests/run.sh :: s/echo "FAIL: \$name: no test result/true "/ :: run.sh: a KTAP subtest with no test'
 	'tests/run.sh :: s/^\tjobs=\${GUEST_JOBS:-1}/\tjobs=1/ :: run.sh: GUEST_JOBS=2 boots two'
 	'tests/run.sh :: s/ok " ++n " "/ok " n " "/ :: run.sh: ... one KTAP file'
 	'tests/run.sh :: s/^\t\[ "\$1" = "\$primary_arch" \] || tag=\$1:/\t:/ :: run.sh: ALSO_ARCH.s scenarios run, tagged'
