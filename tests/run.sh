@@ -448,6 +448,8 @@ split_group() {
 	local n
 	for n in ${2//,/ }; do
 		awk -v n="$n" '/^=== scenario / { on = ($3 == n) } on' "$logdir/$1.out" >"$logdir/$n.out"
+		# A part the boot never reached has an empty console.
+		: >"$logdir/$n.log"
 	done
 	awk -v names="$2" -v dir="$logdir" 'BEGIN { k = split(names, a, ","); f = dir "/" a[1] ".log" }
 		/edu-test: === scenario / { n = $NF; for (i = 1; i <= k; i++) if (a[i] == n) f = dir "/" n ".log" }

@@ -1,8 +1,13 @@
 # Positive controls: every oracle is shown to fire. tests/run.sh boots this script once per
 # variant (control=VARIANT) and counts each "# control:" line as passed only when the harness
-# failed that boot for a reason matching its regex. `early` and `status` need a boot each (how
-# the script ends is the oracle); `kernel` commits every kernel-side bug in one boot, each caught
-# by its own oracle. The bugs are in tests/controls/edu_break.c. `rcu` runs the listener's
+# failed that boot for a reason matching its regex. How a script ends (early stop, exit status,
+# lost check lines, no check), QEMU's exit status and the power-off are judged from the results
+# and the console alone: tests/host/setup.sh shows those oracles fire against a fake QEMU.
+# `kernel` commits every kernel-side bug in one boot, each caught by its own oracle, and the
+# end-of-scenario kernel state (taint: W and B; lockdep off after the KASAN reports). `taint2`
+# WARNs in the second part of a boot shared with basic (control-after), which stays clean.
+# `failnth` runs two of failnth's sweeps with a WARN and a KASAN report planted in them, for its
+# own log oracle and its per-sweep lockdep check. The bugs are in tests/controls/edu_break.c. `rcu` runs the listener's
 # storm+rmmod rounds (tests/guest/lib.sh: storm_rmmod, as listener_rmmod does) on the two
 # deliberately broken RCU guards of edu_guard_break.ko (driver/ built with EDU_GUARD_BREAK=y):
 # listener_guard=3 ignores module_is_live, listener_guard=2 skips the grace period. The same build
@@ -11,11 +16,9 @@
 # buffer before it stops the engine), which needs the IOMMU: every variant boots behind it, in
 # strict mode (iommu.strict=1: with lazy IOTLB invalidation a transfer that ends within 10 ms of
 # the unmap still goes through, unseen).
-# needs: kasan kmemleak hungtask oracles
+# needs: kasan kmemleak hungtask oracles faultinject
 # qemu: -device intel-iommu,intremap=on -device edu
 # append: kasan_multi_shot intel_iommu=on iommu.strict=1
-# control: early early stop: the script did not reach its end
-# control: status exit status: the script exited 3
 # control: kernel check: FAIL: kmemleak sees the leak \(kmemleak reports leaks\)
 # control: kernel check: FAIL: kmemleak after "off" \(kmemleak scan failed
 # control: kernel check: FAIL: broken unregister: no listener call after its unregister returned
@@ -26,6 +29,13 @@
 # control: kernel kernel log shows: .*BUG: sleeping function called from invalid context
 # control: kernel kernel log shows: .*possible circular locking dependency
 # control: kernel kernel log shows: .*INFO: task insmod:[0-9]* blocked for more than
+# control: kernel taint: the kernel was tainted during this scenario: .*W:warning
+# control: kernel taint: the kernel was tainted during this scenario: .*B:bad-page
+# control: kernel lockdep: switched off during this scenario
+# control: taint2 taint: the kernel was tainted during this scenario: W:warning
+# control-after: taint2 basic
+# control: failnth check: FAIL: failnth ioctl-ident n=1 .*: no splat \(.*WARNING: .*edu_break
+# control: failnth check: FAIL: failnth ioctl-liveness: lockdep still on after the sweep
 # control: rcu check: FAIL: ignoring module_is_live: no call after the module was going
 # control: rcu kernel log shows: .*BUG: KASAN: slab-use-after-free in edu_client_event
 # control: rustkasan kernel log shows: .*BUG: KASAN: slab-out-of-bounds in _R.*edu_main11guard_break18out_of_bounds_read
@@ -33,13 +43,6 @@
 . /tests/lib.sh
 check "edu_break.ko is in the initramfs" test -f /lib/modules/edu_break.ko
 case $control in
-early)
-	exit 0
-	;;
-status)
-	echo SCENARIO-END
-	exit 3
-	;;
 kernel)
 	# kmemleak first, while no other bug has run: the leak it reports is this one.
 	# kmemleak is not certain to see a leak: it missed these 32 objects in about one boot of
@@ -69,6 +72,18 @@ kernel)
 	done
 	echo 4 >/proc/sys/kernel/hung_task_timeout_secs
 	insmod /lib/modules/edu_break.ko bug=hang
+	;;
+taint2)
+	# The second part of a boot shared with basic (control-after): a WARN taints the kernel,
+	# and the end-of-scenario taint check must name this part, not the first.
+	insmod /lib/modules/edu_break.ko bug=warn
+	;;
+failnth)
+	# failnth's own log oracle, which judges the kernel log after every injected fault: a WARN
+	# planted after the first call of one sweep fails that call, and a KASAN report planted in
+	# the next sweep turns lockdep off, which that sweep's lockdep check must see.
+	failnth_only="ioctl-ident ioctl-liveness" failnth_plant="ioctl-ident:1:warn ioctl-liveness:1:uaf" \
+		. /tests/scenarios/failnth.sh
 	;;
 rcu)
 	check "edu_guard_break.ko is in the initramfs" test -f /lib/modules/edu_guard_break.ko
