@@ -60,10 +60,14 @@ static int __init edu_break_init(void)
 
 		/*
 		 * Thirty-two objects, each pointer overwritten by the next. Copies of the last ones may
-		 * stay behind in this task's (cached, kmemleak-scanned) stack, so the stack below this
-		 * frame is scrubbed too. The objects are zeroed: a fresh slab object can still hold the
-		 * allocator's free-list pointer to the next object, which can chain all 32 to one stale
-		 * reference (kmemleak missed the leak once in 5 boots with kmalloc; suspected cause).
+		 * stay behind in this task's (kmemleak-scanned) stack, so the stack below this frame is
+		 * scrubbed too. The objects are zeroed, so none points at another. SLUB's per-CPU sheaf
+		 * keeps a pointer to each object it hands out, in the array kmemleak scans, until that
+		 * slot is written again: with KASAN, kmalloc-128's sheaves hold 28, so these objects
+		 * come from two sheaves or more. kmemleak_check (tests/guest/lib.sh) frees all but the
+		 * main one, which it empties; the objects the others handed out are then reported.
+		 * (busybox's insmod retries a failed finit_module with init_module: the leak is
+		 * committed twice.)
 		 */
 		for (i = 0; i < 32; i++) {
 			p = kzalloc(128, GFP_KERNEL);

@@ -85,6 +85,12 @@ fake() {
 
 channel=$(sed -n 's/^channel *= *"\(.*\)".*/\1/p' "$root/rust-toolchain.toml")
 
+# part NAME: whether this run checks part NAME: "setup" (the set-up scripts, make help) or
+# "harness" (kernel options, the harness and lib.sh); SETUP_PART names one (the mutations: each
+# runs the part its check is in), unset both.
+part() { [ -z "${SETUP_PART:-}" ] || [ "$SETUP_PART" = "$1" ]; }
+
+if part setup; then
 # --- qemu/setup-rust.sh -------------------------------------------------------------------------
 # No rustup anywhere: PATH holds only dirname (all the script runs before its check), HOME has no
 # ~/.cargo. It must stop at once (no step started) and give the install command.
@@ -271,6 +277,9 @@ else
 fi
 expect "make help lists BINDGEN_VERSION" ok "^  BINDGEN_VERSION \?= $bindgen_version\$" echo "$help"
 
+fi # part setup
+
+if part harness; then
 # --- kernel options: qemu/kconfig.sh, the harness's skips, lib.sh's have ------------------------
 # A fake build tree whose .config has every option tests/kconfig-needs names for x86_64; then
 # copies of it without one option, or with it as a module.
@@ -473,6 +482,8 @@ expect "lib.sh: ... and answers no" ok "^kunit 1$" echo "$have_out"
 expect "lib.sh: have answers yes, silently, for a feature present" ok "^silent: vfio 0$" \
 	echo "silent: ${have_yes//$'\n'/|}"
 
+fi # part harness
+
 # --- mutations ----------------------------------------------------------------------------------
 # 'FILE :: SED :: CHECK': one piece of logic broken in a copy of the tree (sed expression SED on FILE);
 # the check whose name starts with CHECK must fail on it.
@@ -534,7 +545,9 @@ mutate() { # N FILE SED CHECK
 		echo "NOT APPLIED"
 		return
 	fi
-	SETUP_ROOT=$m bash "$0" --no-mutations >"$m.out" 2>&1
+	local part=setup
+	case $4 in run.sh:* | lib.sh:* | kconfig:*) part=harness ;; esac
+	SETUP_PART=$part SETUP_ROOT=$m bash "$0" --no-mutations >"$m.out" 2>&1
 	if grep -qE "^FAIL: $4" "$m.out"; then
 		echo "caught by: $(grep -m1 -E "^FAIL: $4" "$m.out" | sed 's/^FAIL: //' | cut -c1-90)"
 	else

@@ -67,7 +67,8 @@ check_err "RAISE cannot forge a DMA completion" EINVAL eductl /dev/edu0 raise 0x
 # must not delay unbind.
 eductl /dev/edu0 uffd-pwrite 0 64 >/tmp/uffd 2>&1 &
 u=$!
-# Its kernel stack shows where it is: in the fault of its user copy, inside the driver's write.
+# Its kernel stack shows where it is: waiting in a userfaultfd fault (handle_userfault), which
+# only the user copy of its write can have taken.
 stuck() { grep -q handle_userfault /proc/$u/stack; }
 check "the userfaultfd writer is blocked in the kernel, in its user copy" wait_until 60 stuck
 # In the background: a driver that copies under its lock blocks this unbind until the writer dies.
