@@ -50,7 +50,7 @@ GUEST_BUILD = env $(GUEST_RUSTFLAGS_VAR)="-C target-feature=+crt-static" $(GUEST
 	cargo build -q --release --target $(GUEST_TARGET)
 STEP = source qemu/lib.sh && step
 
-export QEMU GUEST_TIMEOUT
+export QEMU GUEST_TIMEOUT CACHE
 
 .PHONY: all run test shell setup kernel driver controls guest-tools initramfs bench host-test \
 	guest-test fuzz clean clean-cache help bench-kernel bench-build check-kconfig also-initramfs \

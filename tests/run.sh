@@ -504,10 +504,38 @@ verdict() {
 	total_skip=$((total_skip + skipped))
 }
 
+# cached NAME INPUT... -- CMD...: runs CMD and prints its output; or, when a run of CMD passed
+# (exit 0) on exactly these inputs before (the contents of the files and directories INPUT, under
+# the top directory, and the toolchain), prints that run's output again, with a line saying so.
+# For the mutation runs, which are deterministic and take minutes: their verdicts are kept in
+# CACHE (the Makefile's, outside the tree) like the kernel build; EDU_FRESH=1 runs them anyway.
+cached() {
+	local name=$1 inputs=() key file rc
+	shift
+	while [ "$1" != -- ]; do inputs+=("$1"); shift; done
+	shift
+	key=$( { cd "$top" && find "${inputs[@]}" -type f ! -path '*/target/*' -print0 | sort -z |
+		xargs -0 sha256sum; rustc --version; } | sha256sum | cut -c1-16)
+	file=${CACHE:-$HOME/.cache/edu-rust}/verdicts/$name-$key
+	if [ "${EDU_FRESH:-0}" != 1 ] && [ -f "$file" ]; then
+		echo "(the passing verdict of $name on these inputs, $key, kept from $(date -r "$file" '+%F %T'); EDU_FRESH=1 runs it again)"
+		cat "$file"
+		return 0
+	fi
+	"$@" >"$tmp/cached.$name" 2>&1
+	rc=$?
+	cat "$tmp/cached.$name"
+	if [ $rc -eq 0 ]; then
+		mkdir -p "$(dirname "$file")" && cp "$tmp/cached.$name" "$file"
+	fi
+	return $rc
+}
+
 # Each fence and ordering of the callback core, removed in turn, must make a loom model fail.
 loom_mutations() {
 	local out rc
-	out=$(cd "$top" && python3 callback-core/tests/loom-mutations.py 2>&1)
+	out=$(cached loom-mutations callback-core Cargo.lock Cargo.toml rust-toolchain.toml -- \
+		sh -c "cd '$top' && python3 callback-core/tests/loom-mutations.py")
 	rc=$?
 	echo "$out" | sed 's/^/  /'
 	ktap_subtest loom-mutations "$(echo "$out" | sed -n -e 's/^\([a-z-]*\) *caught by .*/PASS: \1 caught/p' \
@@ -525,7 +553,8 @@ loom_mutations() {
 # and each check's logic broken in turn (its mutations) must fail it.
 setup_checks() {
 	local out rc passed failed
-	out=$("$top/tests/host/setup.sh" 2>&1)
+	out=$(cached setup-checks Makefile qemu rust-toolchain.toml tests/run.sh tests/kconfig-needs \
+		tests/scenarios tests/guest tests/host -- "$top/tests/host/setup.sh")
 	rc=$?
 	echo "$out" | grep -v '^[0-9]* passed, [0-9]* failed$' | sed 's/^/  /'
 	passed=$(grep -c '^PASS: ' <<<"$out")
