@@ -290,19 +290,18 @@ guest() {
 	qargs=$(header "$file" qemu)
 	append=$(header "$file" append)
 	if grep -q '^# control: ' "$file"; then
-		local variant
-		local variant after
+		local variant after expect
 		for variant in $(sed -n 's/^# control: \([^ ]*\) .*/\1/p' "$file" | awk '!seen[$0]++'); do
+			expect=$(sed -n "s/^# control: $variant //p" "$file")
 			# "# control-after: VARIANT SCENARIO": the variant runs as the second part of a
 			# boot shared with SCENARIO (which must pass), its logs in a directory of their own.
 			after=$(sed -n "s/^# control-after: $variant //p" "$file")
 			if [ -n "$after" ]; then
 				mkdir -p "$logdir/$name.$variant"
 				logdir=$logdir/$name.$variant boot_and_judge "$after,$name" "$after+$name.$variant" \
-					"$append control=$variant" "$qargs" "$(sed -n "s/^# control: $variant //p" "$file")"
+					"$append control=$variant" "$qargs" "$expect"
 			else
-				boot_and_judge "$name" "$name.$variant" "$append control=$variant" "$qargs" \
-					"$(sed -n "s/^# control: $variant //p" "$file")"
+				boot_and_judge "$name" "$name.$variant" "$append control=$variant" "$qargs" "$expect"
 			fi
 		done
 	else

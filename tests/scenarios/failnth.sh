@@ -61,7 +61,7 @@ fi_setup() {
 # this cannot be told apart afterwards like the known bugs below.
 # fi_reject SYMBOL: rejects SYMBOL's text, from its address to the next symbol's.
 fi_reject() {
-	local d=/sys/kernel/debug range t
+	local range
 	range=$(sort /proc/kallsyms | awk -v f="$1" '
 		$3 == f { s = $1; next }
 		s && $1 != s { print "0x" s, "0x" $1; exit }')
@@ -78,7 +78,7 @@ fi_reject() {
 # the next evaluation reads it (KASAN: use-after-free in acpi_ns_get_attached_object), and that
 # report turns lockdep off for the rest of the boot.
 fi_reject_acpica() {
-	local d=/sys/kernel/debug t range
+	local range
 	range=$(grep ' [tT] ' /proc/kallsyms | sort | awk '
 		$3 == "acpi_ds_get_buffer_field_arguments" { on = 1; start = $1 }
 		on && $1 != last_addr && done { print "0x" start, "0x" $1, bad, has; exit }
